@@ -1,0 +1,1 @@
+"""The write side: commands, events, rules and the write-table store."""

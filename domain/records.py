@@ -1,0 +1,68 @@
+"""The write table's item layout: the one home of its keys.
+
+The write table is a DynamoDB global table with a stream (NEW_IMAGE). It holds two
+kinds of item, both keyed ``pk``/``sk``:
+
+* an aggregate: ``pk = "<KIND>#<id>"``, ``sk = "STATE"``, with a ``version``;
+* an event: ``pk = "<KIND>#<id>"``, ``sk = "EVENT#<version, 10 digits>"``, written in the
+  same transaction as the aggregate it changed.
+
+Stdlib only, so infra and the projections' key module can read it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+WRITE_TABLE = "gateway-write"
+PARTITION_KEY = "pk"
+SORT_KEY = "sk"
+STATE_SORT_KEY = "STATE"
+EVENT_SORT_KEY_PREFIX = "EVENT#"
+RECORD_KIND = "recordKind"
+EVENT_RECORD = "EVENT"
+AGGREGATE_RECORD = "AGGREGATE"
+
+PRODUCT = "PRODUCT"
+SKU = "SKU"
+
+
+def aggregate_pk(kind: str, aggregate_id: str) -> str:
+    """Partition key shared by an aggregate and all of its events."""
+    return f"{kind}#{aggregate_id}"
+
+
+def state_key(kind: str, aggregate_id: str) -> dict[str, str]:
+    """Primary key of an aggregate's current state."""
+    return {PARTITION_KEY: aggregate_pk(kind, aggregate_id), SORT_KEY: STATE_SORT_KEY}
+
+
+def event_key(kind: str, aggregate_id: str, version: int) -> dict[str, str]:
+    """Primary key of the event that took an aggregate to ``version``.
+
+    Zero-padded so that the events of one aggregate sort in version order.
+    """
+    return {
+        PARTITION_KEY: aggregate_pk(kind, aggregate_id),
+        SORT_KEY: f"{EVENT_SORT_KEY_PREFIX}{version:010d}",
+    }
+
+
+def is_event_item(item: dict[str, Any]) -> bool:
+    """True for event items, the only records the stream handler applies."""
+    return item.get(RECORD_KIND) == EVENT_RECORD
+
+
+def plain(value: Any) -> Any:
+    """Turn DynamoDB's Decimals back into ints, recursively.
+
+    Every number the gateway stores is a whole number (cents, counts, versions).
+    """
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, dict):
+        return {key: plain(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [plain(inner) for inner in value]
+    return value

@@ -1,0 +1,143 @@
+"""The write store: the primary region's write table, through boto3.
+
+Every command ends in one ``TransactWriteItems``: the aggregate's state, conditional
+on the version the command read, its event items, and any uniqueness claims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from domain import events, records
+from domain.errors import PrimaryUnavailable, VersionConflict
+from domain.events import Event
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+@dataclass(frozen=True)
+class Change:
+    """Everything one command writes, committed all together or not at all."""
+
+    kind: str
+    aggregate_id: str
+    state: dict[str, Any]
+    expected_version: int
+    events: list[Event]
+    claims: list[dict[str, str]] = field(default_factory=list)
+
+
+class ClaimTaken(Exception):
+    """A uniqueness claim in the change is held by another aggregate."""
+
+    def __init__(self, claim: dict[str, str]) -> None:
+        super().__init__(claim[records.PARTITION_KEY])
+        self.claim = claim
+
+
+class WriteStore(Protocol):
+    def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
+        """The aggregate's state, read consistently, or None."""
+
+    def commit(self, change: Change) -> None:
+        """Write the change atomically, or raise VersionConflict / ClaimTaken."""
+
+
+class DynamoWriteStore:
+    """The write table in the primary region.
+
+    Parameters
+    ----------
+    client
+        A DynamoDB client for the PRIMARY region, whatever region this code runs in.
+    table
+        The write table's name.
+    """
+
+    def __init__(self, client: Any, table: str = records.WRITE_TABLE) -> None:
+        self._client = client
+        self._table = table
+
+    def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
+        try:
+            answer = self._client.get_item(
+                TableName=self._table,
+                Key=_encode(records.state_key(kind, aggregate_id)),
+                ConsistentRead=True,
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise _unavailable(error) from error
+        item = answer.get("Item")
+        return None if item is None else _decode(item)
+
+    def commit(self, change: Change) -> None:
+        state = {
+            **records.state_key(change.kind, change.aggregate_id),
+            **change.state,
+            records.RECORD_KIND: records.AGGREGATE_RECORD,
+        }
+        operations: list[dict[str, Any]] = [{"Put": self._state_put(state, change.expected_version)}]
+        operations += [
+            {"Put": self._new_put(events.to_item(event))} for event in change.events
+        ]
+        claims_start = len(operations)
+        operations += [{"Put": self._new_put(claim)} for claim in change.claims]
+        try:
+            self._client.transact_write_items(TransactItems=operations)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise _unavailable(error) from error
+            reasons = error.response.get("CancellationReasons", [])
+            codes = [reason.get("Code") for reason in reasons]
+            for index, code in enumerate(codes[claims_start:]):
+                if code == "ConditionalCheckFailed":
+                    raise ClaimTaken(change.claims[index]) from error
+            if codes and codes[0] == "ConditionalCheckFailed" or not codes:
+                raise VersionConflict(
+                    f"{change.kind.title()} {change.aggregate_id} changed since version "
+                    f"{change.expected_version} was read; read it again and retry.",
+                    {"expectedVersion": change.expected_version},
+                ) from error
+            raise _unavailable(error) from error
+        except BotoCoreError as error:
+            raise _unavailable(error) from error
+
+    def _state_put(self, state: dict[str, Any], expected_version: int) -> dict[str, Any]:
+        put = {"TableName": self._table, "Item": _encode(state)}
+        if expected_version == 0:
+            put["ConditionExpression"] = "attribute_not_exists(#pk)"
+            put["ExpressionAttributeNames"] = {"#pk": records.PARTITION_KEY}
+        else:
+            put["ConditionExpression"] = "#version = :expected"
+            put["ExpressionAttributeNames"] = {"#version": "version"}
+            put["ExpressionAttributeValues"] = _encode({":expected": expected_version})
+        return put
+
+    def _new_put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": _encode(item),
+            "ConditionExpression": "attribute_not_exists(#pk)",
+            "ExpressionAttributeNames": {"#pk": records.PARTITION_KEY},
+        }
+
+
+def _encode(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+def _decode(item: dict[str, Any]) -> dict[str, Any]:
+    return records.plain({key: _deserializer.deserialize(value) for key, value in item.items()})
+
+
+def _unavailable(error: Exception) -> PrimaryUnavailable:
+    # The caller sees only that the primary cannot take writes; botocore's wording
+    # stays in the logs.
+    return PrimaryUnavailable(
+        "The primary region cannot take writes right now; reads still work. Retry later."
+    )

@@ -1,0 +1,1 @@
+"""The local AppSync: regional endpoints, auth, fan-out, streams and replication."""

@@ -1,0 +1,89 @@
+"""The local cloud: one moto server for every region, and the gateway's tables in each.
+
+moto has no global tables (``ReplicaUpdates`` is ignored), so each region gets its own
+write table with a stream, and :mod:`emulator.streams` replicates between them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from botocore.exceptions import ClientError
+from moto.server import ThreadedMotoServer
+
+from projections import keys
+from projections.settings import Settings
+
+LOCAL_ACCOUNT_ID = "123456789012"
+
+
+class LocalCloud:
+    """A moto server on a free loopback port; stopped with :meth:`stop`."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+        self._server.start()
+        bound_host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{bound_host}:{port}"
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def create_tables(settings: Settings) -> None:
+    """Create this region's write table (with its stream) and projection table."""
+    client = settings.dynamodb(settings.region)
+    key_schema = [
+        {"AttributeName": keys.PARTITION_KEY, "KeyType": "HASH"},
+        {"AttributeName": keys.SORT_KEY, "KeyType": "RANGE"},
+    ]
+    _create(
+        client,
+        TableName=settings.write_table,
+        KeySchema=key_schema,
+        AttributeDefinitions=_string_attributes(keys.PARTITION_KEY, keys.SORT_KEY),
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )
+    index_attributes = {name for pair in keys.INDEXES.values() for name in pair}
+    _create(
+        client,
+        TableName=settings.projection_table,
+        KeySchema=key_schema,
+        AttributeDefinitions=_string_attributes(
+            keys.PARTITION_KEY, keys.SORT_KEY, *sorted(index_attributes)
+        ),
+        BillingMode="PAY_PER_REQUEST",
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index,
+                "KeySchema": [
+                    {"AttributeName": partition, "KeyType": "HASH"},
+                    {"AttributeName": sort, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+            for index, (partition, sort) in keys.INDEXES.items()
+        ],
+    )
+
+
+def stream_arn(settings: Settings) -> str:
+    """The write table's latest stream in this region."""
+    client = settings.dynamodb(settings.region)
+    table = client.describe_table(TableName=settings.write_table)["Table"]
+    return str(table["LatestStreamArn"])
+
+
+def _create(client: Any, **definition: Any) -> None:
+    try:
+        client.create_table(**definition)
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ResourceInUseException":
+            raise
+
+
+def _string_attributes(*names: str) -> list[dict[str, str]]:
+    return [{"AttributeName": name, "AttributeType": "S"} for name in names]

@@ -1,0 +1,1 @@
+"""The read side: key design, builders, the stream handler and readers."""

@@ -1,0 +1,88 @@
+"""Telling subscribers: the ``publish*`` mutations, sent to this region's API with SigV4.
+
+Subscriptions bind only to ``publish*`` mutations, so this is the one way a change
+reaches a subscriber, and it is sent after the region's projection holds the change.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any, Protocol
+
+PRODUCT_FIELDS = (
+    "id sku name description category priceCents currency stock version updatedAt"
+)
+_ARGUMENT_TYPES = {
+    "id": "ID!",
+    "sku": "String!",
+    "name": "String!",
+    "description": "String!",
+    "category": "String!",
+    "priceCents": "Int!",
+    "currency": "String!",
+    "stock": "Int!",
+    "version": "Int!",
+    "updatedAt": "AWSDateTime!",
+}
+PUBLISH_PRODUCT_CHANGED = (
+    "mutation PublishProductChanged("
+    + ", ".join(f"${name}: {kind}" for name, kind in _ARGUMENT_TYPES.items())
+    + ") { publishProductChanged("
+    + ", ".join(f"{name}: ${name}" for name in _ARGUMENT_TYPES)
+    + f") {{ {PRODUCT_FIELDS} }} }}"
+)
+
+
+class PublishFailed(Exception):
+    """The API refused or did not answer; the stream record will be retried."""
+
+
+class Publisher(Protocol):
+    def product_changed(self, product: dict[str, Any]) -> None:
+        """Tell this region's subscribers that ``product`` changed."""
+
+
+class AppSyncPublisher:
+    """Sends publish mutations to one region's GraphQL endpoint, signed with SigV4.
+
+    Parameters
+    ----------
+    url
+        The region's ``/graphql`` URL (AppSync's, or the emulator's).
+    region
+        The region whose API is called: the signature is scoped to it.
+    credentials
+        botocore credentials; on Lambda, the function's role.
+    """
+
+    def __init__(self, url: str, region: str, credentials: Any, timeout: float = 5.0) -> None:
+        self._url = url
+        self._region = region
+        self._credentials = credentials
+        self._timeout = timeout
+
+    def product_changed(self, product: dict[str, Any]) -> None:
+        variables = {name: product[name] for name in _ARGUMENT_TYPES}
+        self._send(PUBLISH_PRODUCT_CHANGED, variables)
+
+    def _send(self, query: str, variables: dict[str, Any]) -> None:
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        body = json.dumps({"query": query, "variables": variables})
+        request = AWSRequest(
+            method="POST", url=self._url, data=body, headers={"content-type": "application/json"}
+        )
+        SigV4Auth(self._credentials, "appsync", self._region).add_auth(request)
+        prepared = urllib.request.Request(
+            self._url, data=body.encode(), headers=dict(request.headers.items()), method="POST"
+        )
+        try:
+            with urllib.request.urlopen(prepared, timeout=self._timeout) as response:
+                answer = json.loads(response.read())
+        except (urllib.error.URLError, TimeoutError, ValueError) as error:
+            raise PublishFailed(f"publish to {self._region} failed: {error}") from error
+        if answer.get("errors"):
+            raise PublishFailed(f"publish to {self._region} refused: {answer['errors']}")

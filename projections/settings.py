@@ -1,0 +1,58 @@
+"""Runtime settings for both Lambdas, parsed once from the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from projections import keys
+
+DEFAULT_TOKEN_SECRET = "gateway-local-token-secret"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where this region is, where the primary is, and the tables to use.
+
+    ``endpoint_url`` and ``appsync_url`` are set by the emulator; on AWS the SDK finds
+    DynamoDB itself and ``appsync_url`` comes from the stack.
+    """
+
+    region: str
+    primary_region: str
+    write_table: str = keys.WRITE_TABLE
+    projection_table: str = keys.PROJECTION_TABLE
+    endpoint_url: str | None = None
+    appsync_url: str | None = None
+    token_secret: str = DEFAULT_TOKEN_SECRET
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        region = env.get("GATEWAY_REGION") or env.get("AWS_REGION") or "us-east-1"
+        return cls(
+            region=region,
+            primary_region=env.get("GATEWAY_PRIMARY_REGION", region),
+            write_table=env.get("GATEWAY_WRITE_TABLE", keys.WRITE_TABLE),
+            projection_table=env.get("GATEWAY_PROJECTION_TABLE", keys.PROJECTION_TABLE),
+            endpoint_url=env.get("GATEWAY_DYNAMODB_ENDPOINT") or None,
+            appsync_url=env.get("GATEWAY_APPSYNC_URL") or None,
+            token_secret=env.get("GATEWAY_TOKEN_SECRET", DEFAULT_TOKEN_SECRET),
+        )
+
+    def dynamodb(self, region: str) -> Any:
+        """A DynamoDB client for ``region`` with short timeouts, so no request hangs."""
+        import boto3
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=1,
+            read_timeout=2,
+            retries={"max_attempts": 2, "mode": "standard"},
+            account_id_endpoint_mode="disabled",
+        )
+        return boto3.client(
+            "dynamodb", region_name=region, endpoint_url=self.endpoint_url, config=config
+        )

@@ -1,0 +1,1 @@
+"""The resolver Lambda: one powertools Router per feature, wired in bootstrap."""

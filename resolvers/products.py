@@ -1,0 +1,87 @@
+"""Resolvers for products: ``Type.field`` -> one function each, named after the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.appsync import Router
+
+from domain import handlers
+from domain.commands import AdjustStock, CreateProduct, UpdateProduct
+from domain.errors import ValidationError
+from projections import readers
+from resolvers.services import Services
+
+DEFAULT_PAGE = 20
+MAX_PAGE = 100
+_UPDATABLE = {
+    "name": "name",
+    "description": "description",
+    "category": "category",
+    "priceCents": "price_cents",
+    "currency": "currency",
+}
+
+
+def build_router(services: Services) -> Router:
+    """The product feature's resolvers, bound to one region's services."""
+    router = Router()
+
+    def deps() -> handlers.Dependencies:
+        return handlers.Dependencies(
+            store=services.write_store,
+            correlation_id=str(router.context.get("correlation_id", "")),
+        )
+
+    @router.resolver(type_name="Query", field_name="product")
+    def product(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
+        return readers.product(services.projections, id)
+
+    @router.resolver(type_name="Query", field_name="products")
+    def products(
+        category: str | None = None, first: int | None = None, after: str | None = None
+    ) -> dict[str, Any]:
+        limit = DEFAULT_PAGE if first is None else first
+        if not 1 <= limit <= MAX_PAGE:
+            raise ValidationError(f"first must be between 1 and {MAX_PAGE}.")
+        scope = f"products:{category}"
+        start = services.tokens.read(scope, after)
+        items, last = readers.products(services.projections, category, limit, start)
+        return {"items": items, "nextToken": services.tokens.issue(scope, last)}
+
+    @router.resolver(type_name="Mutation", field_name="createProduct")
+    def create_product(input: dict[str, Any]) -> dict[str, Any]:
+        command = CreateProduct(
+            sku=input["sku"],
+            name=input["name"],
+            description=input.get("description") or "",
+            category=input["category"],
+            price_cents=input["priceCents"],
+            currency=input["currency"],
+            stock=input["stock"],
+        )
+        return handlers.handle(command, deps()).to_data()
+
+    @router.resolver(type_name="Mutation", field_name="updateProduct")
+    def update_product(input: dict[str, Any]) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        for argument, field in _UPDATABLE.items():
+            if argument not in input:
+                continue
+            if input[argument] is None:
+                raise ValidationError(f"{argument} cannot be set to null; leave it out instead.")
+            changes[field] = input[argument]
+        command = UpdateProduct(input["id"], input["expectedVersion"], changes)
+        return handlers.handle(command, deps()).to_data()
+
+    @router.resolver(type_name="Mutation", field_name="adjustStock")
+    def adjust_stock(input: dict[str, Any]) -> dict[str, Any]:
+        return handlers.handle(AdjustStock(input["id"], input["delta"]), deps()).to_data()
+
+    @router.resolver(type_name="Mutation", field_name="publishProductChanged")
+    def publish_product_changed(**product: Any) -> dict[str, Any]:
+        # A NONE data source in AppSync: the arguments are the answer, and the
+        # subscriptions bound to this mutation carry them to clients.
+        return product
+
+    return router

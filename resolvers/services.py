@@ -1,0 +1,28 @@
+"""What the routers use, built once per Lambda (or per emulated region) in bootstrap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from domain.store import WriteStore
+from projections.settings import Settings
+from projections.table import ProjectionTable
+from resolvers.tokens import TokenSigner
+
+
+@dataclass(frozen=True)
+class Services:
+    """Adapters for one region.
+
+    Attributes
+    ----------
+    projections
+        THIS region's projection table: every query reads only from it.
+    write_store
+        The PRIMARY region's write table: every mutation writes only to it.
+    """
+
+    settings: Settings
+    projections: ProjectionTable
+    write_store: WriteStore
+    tokens: TokenSigner

@@ -1,0 +1,1 @@
+"""The GraphQL contract: strawberry types by feature, exported to ``schema.graphql``."""

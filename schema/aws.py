@@ -1,0 +1,40 @@
+"""AppSync's own scalars and directives, declared so strawberry can print them.
+
+AppSync declares these itself, so the exported ``schema.graphql`` leaves their
+definitions out and keeps only their uses.
+"""
+
+from __future__ import annotations
+
+from typing import NewType, NoReturn
+
+import strawberry
+from strawberry.schema_directive import Location
+
+AWSDateTime = strawberry.scalar(
+    NewType("AWSDateTime", str),
+    name="AWSDateTime",
+    description="An ISO 8601 date and time in UTC, such as 2026-11-23T10:15:30.000Z.",
+)
+
+
+@strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="aws_subscribe")
+class AwsSubscribe:
+    mutations: list[str]
+
+
+@strawberry.schema_directive(
+    locations=[Location.OBJECT, Location.FIELD_DEFINITION], name="aws_api_key"
+)
+class AwsApiKey:
+    """Allowed to callers with the API key."""
+
+
+@strawberry.schema_directive(locations=[Location.OBJECT, Location.FIELD_DEFINITION], name="aws_iam")
+class AwsIam:
+    """Allowed to callers signing with SigV4 (the stream handler)."""
+
+
+def resolved_by_lambda() -> NoReturn:
+    """Strawberry only declares the contract; the resolver Lambda answers every field."""
+    raise RuntimeError("this field is answered by resolvers.handler, not by strawberry")
