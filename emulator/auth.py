@@ -1,0 +1,129 @@
+"""Who is calling: the API key, or a SigV4 signature checked as AppSync checks it.
+
+Each mode yields the ``identity`` AppSync hands a Lambda for it: ``None`` for API_KEY,
+and the IAM shape for AWS_IAM.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from emulator.cloud import LOCAL_ACCOUNT_ID
+
+API_KEY = "API_KEY"
+AWS_IAM = "AWS_IAM"
+DEFAULT_API_KEY = "da2-gatewaylocaldevelopmentkey"
+DEFAULT_ACCESS_KEY_ID = "AKIAGATEWAYLOCAL0001"
+DEFAULT_SECRET_ACCESS_KEY = "gateway-local-secret-access-key"
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+_SIGV4 = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
+    r"(?P<service>[^/]+)/aws4_request, ?SignedHeaders=(?P<headers>[a-z0-9;-]+), ?"
+    r"Signature=(?P<signature>[0-9a-f]{64})$"
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated request: its mode, its identity and its headers."""
+
+    mode: str
+    identity: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    source_ip: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class LocalCredentials:
+    """The credentials one ``gateway dev`` accepts: an API key and one IAM key pair."""
+
+    api_key: str = DEFAULT_API_KEY
+    access_key_id: str = DEFAULT_ACCESS_KEY_ID
+    secret_access_key: str = DEFAULT_SECRET_ACCESS_KEY
+
+    def botocore(self) -> Credentials:
+        return Credentials(self.access_key_id, self.secret_access_key)
+
+
+def authenticate(
+    credentials: LocalCredentials,
+    region: str,
+    headers: dict[str, str],
+    request: tuple[str, str, bytes] | None = None,
+) -> Caller | None:
+    """The caller these headers prove, or None when they prove nobody.
+
+    Parameters
+    ----------
+    headers
+        Lower-cased request headers (for a WebSocket, the init payload's too).
+    request
+        ``(method, url, body)`` of an HTTP request, needed to check a signature.
+    """
+    api_key = headers.get("x-api-key")
+    if api_key is not None:
+        if hmac.compare_digest(api_key.encode(), credentials.api_key.encode()):
+            return Caller(API_KEY, None, headers)
+        return None
+    authorization = headers.get("authorization", "")
+    if authorization.startswith("AWS4-HMAC-SHA256") and request is not None:
+        if verify_sigv4(credentials, region, headers, *request):
+            return Caller(AWS_IAM, iam_identity(credentials), headers)
+    return None
+
+
+def verify_sigv4(
+    credentials: LocalCredentials,
+    region: str,
+    headers: dict[str, str],
+    method: str,
+    url: str,
+    body: bytes,
+    now: datetime | None = None,
+) -> bool:
+    """Recompute the signature over the signed headers and compare."""
+    match = _SIGV4.match(headers.get("authorization", ""))
+    if not match or match["key"] != credentials.access_key_id:
+        return False
+    if match["region"] != region or match["service"] != "appsync":
+        return False
+    amz_date = headers.get("x-amz-date", "")
+    try:
+        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    if abs((now or datetime.now(UTC)) - signed_at) > MAX_CLOCK_SKEW:
+        return False
+    signed_names = match["headers"].split(";")
+    if "host" not in signed_names or any(name not in headers for name in signed_names):
+        return False
+    request = AWSRequest(
+        method=method, url=url, data=body, headers={name: headers[name] for name in signed_names}
+    )
+    request.context["timestamp"] = amz_date
+    signer = SigV4Auth(credentials.botocore(), "appsync", region)
+    canonical = signer.canonical_request(request)
+    expected = signer.signature(signer.string_to_sign(request, canonical), request)
+    return hmac.compare_digest(expected, match["signature"])
+
+
+def iam_identity(credentials: LocalCredentials) -> dict[str, Any]:
+    """The identity AppSync gives a Lambda for an IAM-signed request."""
+    return {
+        "accountId": LOCAL_ACCOUNT_ID,
+        "cognitoIdentityAuthProvider": None,
+        "cognitoIdentityAuthType": None,
+        "cognitoIdentityId": None,
+        "cognitoIdentityPoolId": None,
+        "sourceIp": ["127.0.0.1"],
+        "userArn": f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/gateway-local",
+        "username": credentials.access_key_id,
+    }

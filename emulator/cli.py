@@ -1,0 +1,136 @@
+"""The ``gateway`` command: ``gateway dev`` runs a multi-region deployment locally."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Generator, Sequence
+
+import uvicorn
+
+from emulator.auth import (
+    DEFAULT_ACCESS_KEY_ID,
+    DEFAULT_API_KEY,
+    DEFAULT_SECRET_ACCESS_KEY,
+    LocalCredentials,
+)
+from emulator.deployment import LocalDeployment, Topology
+from emulator.http import build_app
+
+DEFAULT_REGIONS = "us-east-1,eu-west-1"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command == "dev":
+        return _dev(parser, args)
+    parser.print_help()
+    return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Run and inspect the gateway.")
+    commands = parser.add_subparsers(dest="command")
+    dev = commands.add_parser("dev", help="run a multi-region deployment on this machine")
+    dev.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    dev.add_argument("--port", type=int, default=4000, help="first region's port; region i uses port+i")
+    dev.add_argument(
+        "--regions", default=DEFAULT_REGIONS, help="comma-separated; the first is the primary"
+    )
+    dev.add_argument("--replication-lag-ms", type=int, default=0, help="delay before replicas see a write")
+    dev.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key clients send")
+    dev.add_argument("--iam-access-key-id", default=DEFAULT_ACCESS_KEY_ID)
+    dev.add_argument("--iam-secret-access-key", default=DEFAULT_SECRET_ACCESS_KEY)
+    return parser
+
+
+def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    regions = tuple(region.strip() for region in args.regions.split(",") if region.strip())
+    if not regions or len(set(regions)) != len(regions):
+        parser.error("--regions needs one or more distinct region names")
+    if not 0 < args.port <= 65535 - len(regions):
+        parser.error("--port must leave room for one port per region")
+    if args.replication_lag_ms < 0:
+        parser.error("--replication-lag-ms must not be negative")
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("--host must be a loopback address: the emulator has no real auth")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    topology = Topology(regions, args.host, args.port, args.replication_lag_ms)
+    credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
+    deployment = LocalDeployment(topology, credentials)
+    try:
+        deployment.start()
+        servers = [
+            _QuietServer(
+                uvicorn.Config(
+                    build_app(region),
+                    host=args.host,
+                    port=args.port + index,
+                    log_level="warning",
+                    lifespan="off",
+                    ws="websockets-sansio",
+                )
+            )
+            for index, region in enumerate(deployment.regions)
+        ]
+        asyncio.run(_serve(servers, topology, credentials))
+    finally:
+        deployment.stop()
+    print("gateway dev: stopped", flush=True)
+    return 0
+
+
+async def _serve(
+    servers: list[_QuietServer], topology: Topology, credentials: LocalCredentials
+) -> None:
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop)
+    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    while not all(server.started for server in servers):
+        if any(task.done() for task in tasks):
+            stop()
+            break
+        await asyncio.sleep(0.01)
+    else:
+        _announce(topology, credentials)
+    await asyncio.gather(*tasks)
+    if not all(server.started for server in servers):
+        raise SystemExit("gateway dev: a region could not listen; is the port in use?")
+
+
+def _announce(topology: Topology, credentials: LocalCredentials) -> None:
+    lines = ["gateway dev: ready"]
+    for index, region in enumerate(topology.regions):
+        role = "primary" if index == 0 else "replica"
+        lines.append(f"  {region:<14} {role:<8} {topology.url(index)}")
+    lines += [
+        f"  API key (x-api-key):    {credentials.api_key}",
+        f"  IAM access key id:      {credentials.access_key_id}",
+        f"  IAM secret access key:  {credentials.secret_access_key}",
+        f"  replication lag:        {topology.replication_lag_ms} ms",
+        "  Ctrl-C stops everything.",
+    ]
+    print("\n".join(lines), flush=True)
+
+
+class _QuietServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to ``gateway dev``, which owns several."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""A whole local deployment: the cloud, every region's runtime, and replication."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import boto3
+
+from emulator.auth import LocalCredentials
+from emulator.cloud import LocalCloud, create_tables, stream_arn
+from emulator.executor import load_schema
+from emulator.region import RegionRuntime
+from emulator.streams import Replicator, StreamReader
+from projections.settings import Settings
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Where each region listens; the first region is the primary."""
+
+    regions: tuple[str, ...]
+    host: str = "127.0.0.1"
+    port: int = 4000
+    replication_lag_ms: int = 0
+
+    def url(self, index: int) -> str:
+        return f"http://{self.host}:{self.port + index}/graphql"
+
+
+class LocalDeployment:
+    """Starts and stops everything ``gateway dev`` runs, except the HTTP servers."""
+
+    def __init__(self, topology: Topology, credentials: LocalCredentials) -> None:
+        # moto wants credentials of some kind; the local IAM pair serves.
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", credentials.access_key_id)
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key)
+        self.topology = topology
+        self.cloud = LocalCloud(topology.host)
+        primary = topology.regions[0]
+        self.settings = [
+            Settings(
+                region=region,
+                primary_region=primary,
+                endpoint_url=self.cloud.endpoint_url,
+                appsync_url=topology.url(index),
+            )
+            for index, region in enumerate(topology.regions)
+        ]
+        for settings in self.settings:
+            create_tables(settings)
+        schema = load_schema()
+        self.regions = [RegionRuntime(settings, credentials, schema) for settings in self.settings]
+        primary_settings = self.settings[0]
+        primary_streams = boto3.client(
+            "dynamodbstreams", region_name=primary, endpoint_url=self.cloud.endpoint_url
+        )
+        self.replicator = Replicator(
+            StreamReader(primary_streams, stream_arn(primary_settings)),
+            [(s.dynamodb(s.region), s.write_table) for s in self.settings[1:]],
+            lag_ms=topology.replication_lag_ms,
+        )
+
+    def start(self) -> None:
+        self.replicator.start()
+        for region in self.regions:
+            region.poller.start()
+
+    def stop(self) -> None:
+        self.replicator.stop()
+        for region in self.regions:
+            region.poller.stop()
+        self.cloud.stop()

@@ -1,0 +1,253 @@
+"""GraphQL execution as AppSync does it: every root field is a direct Lambda invocation.
+
+The executor parses and validates against the deployable SDL (with AppSync's own
+declarations prepended), checks each root field's auth directives, builds the
+direct-resolver event AppSync would send, and shapes errors in AppSync's style.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    FragmentDefinitionNode,
+    GraphQLError,
+    GraphQLField,
+    GraphQLObjectType,
+    GraphQLResolveInfo,
+    GraphQLSchema,
+    InlineFragmentNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    build_schema,
+    default_field_resolver,
+    execute,
+    parse,
+    print_ast,
+    validate,
+)
+
+from domain.errors import GatewayError, InternalFailure, Unauthorized
+from emulator.auth import API_KEY, AWS_IAM, Caller
+
+logger = logging.getLogger("gateway.executor")
+
+DEFAULT_AUTH_MODE = API_KEY
+_MODE_DIRECTIVES = {"aws_api_key": API_KEY, "aws_iam": AWS_IAM}
+
+Invoke = Callable[[dict[str, Any]], Any]
+
+
+def load_schema(schema_file: Path | None = None) -> GraphQLSchema:
+    """The API's schema as AppSync sees it: its own declarations, then ours."""
+    prelude = resources.files("emulator").joinpath("appsync.graphql").read_text()
+    sdl = (
+        schema_file.read_text()
+        if schema_file is not None
+        else resources.files("schema").joinpath("schema.graphql").read_text()
+    )
+    return build_schema(prelude + "\n" + sdl)
+
+
+@dataclass
+class Outcome:
+    """An answer, and what it published: ``(mutation name, payload)`` for each publish."""
+
+    response: dict[str, Any]
+    published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+
+class Executor:
+    """Runs operations for one region.
+
+    Parameters
+    ----------
+    invoke
+        Calls the region's resolver Lambda with one AppSync event.
+    """
+
+    def __init__(self, schema: GraphQLSchema, invoke: Invoke) -> None:
+        self.schema = schema
+        self._invoke = invoke
+        self.subscribed_mutations = subscribed_mutations(schema)
+        self._roots = {root for root in (schema.query_type, schema.mutation_type) if root}
+
+    def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        caller: Caller,
+    ) -> Outcome:
+        try:
+            document = parse(query)
+        except GraphQLError as error:
+            return Outcome({"data": None, "errors": [format_error(error)]})
+        errors = validate(self.schema, document)
+        if errors:
+            return Outcome({"data": None, "errors": [format_error(error) for error in errors]})
+        operation = _operation(document, operation_name)
+        if operation is not None and operation.operation == OperationType.SUBSCRIPTION:
+            message = "Subscriptions are served over WebSocket on this same path."
+            return Outcome({"data": None, "errors": [_error(message, "ValidationError")]})
+        result = execute(
+            self.schema,
+            document,
+            variable_values=variables,
+            operation_name=operation_name,
+            context_value=caller,
+            field_resolver=self._resolve_field,
+        )
+        response: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            response["errors"] = [format_error(error) for error in result.errors]
+        return Outcome(response, self._publications(operation, result.data))
+
+    def _publications(
+        self, operation: OperationDefinitionNode | None, data: dict[str, Any] | None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        if operation is None or operation.operation != OperationType.MUTATION or not data:
+            return []
+        published = []
+        for selection in operation.selection_set.selections:
+            if not isinstance(selection, FieldNode):
+                continue
+            name = selection.name.value
+            payload = data.get(selection.alias.value if selection.alias else name)
+            if name in self.subscribed_mutations and isinstance(payload, dict):
+                published.append((name, payload))
+        return published
+
+    def _resolve_field(self, source: Any, info: GraphQLResolveInfo, **arguments: Any) -> Any:
+        # The schema is shared by every region, so resolution is chosen here, per
+        # executor, instead of being stored on the schema's fields.
+        parent = info.parent_type
+        if parent not in self._roots:
+            return default_field_resolver(source, info, **arguments)
+        caller: Caller = info.context
+        if caller.mode not in auth_modes(parent.fields[info.field_name], parent):
+            raise Unauthorized(f"Not Authorized to access {info.field_name} on type {parent.name}")
+        return self._invoke(appsync_event(info, arguments, caller))
+
+
+def appsync_event(
+    info: GraphQLResolveInfo, arguments: dict[str, Any], caller: Caller
+) -> dict[str, Any]:
+    """The direct Lambda resolver event AppSync sends for one field."""
+    node = info.field_nodes[0]
+    return {
+        "arguments": arguments,
+        "identity": caller.identity,
+        "source": None,
+        "request": {"headers": caller.headers, "domainName": None},
+        "prev": None,
+        "stash": {},
+        "info": {
+            "fieldName": info.field_name,
+            "parentTypeName": info.parent_type.name,
+            "variables": info.variable_values,
+            "selectionSetList": selection_list(node.selection_set, info.fragments),
+            "selectionSetGraphQL": print_ast(node.selection_set) if node.selection_set else "",
+        },
+    }
+
+
+def selection_list(
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    prefix: str = "",
+) -> list[str]:
+    """AppSync's ``selectionSetList``: every selected field as a slash-separated path."""
+    paths: list[str] = []
+    for selection in selection_set.selections if selection_set else ():
+        if isinstance(selection, FieldNode):
+            path = prefix + selection.name.value
+            paths.append(path)
+            paths += selection_list(selection.selection_set, fragments, path + "/")
+        elif isinstance(selection, InlineFragmentNode):
+            paths += selection_list(selection.selection_set, fragments, prefix)
+        elif selection.name.value in fragments:
+            fragment = fragments[selection.name.value]
+            paths += selection_list(fragment.selection_set, fragments, prefix)
+    return list(dict.fromkeys(paths))
+
+
+def auth_modes(root_field: GraphQLField, parent: GraphQLObjectType) -> set[str]:
+    """The modes allowed on a field: its own directives, else its type's, else the default."""
+    for node in (root_field.ast_node, parent.ast_node):
+        modes = {
+            _MODE_DIRECTIVES[directive.name.value]
+            for directive in (node.directives if node else ()) or ()
+            if directive.name.value in _MODE_DIRECTIVES
+        }
+        if modes:
+            return modes
+    return {DEFAULT_AUTH_MODE}
+
+
+def subscribed_mutations(schema: GraphQLSchema) -> dict[str, list[str]]:
+    """Mutation name -> the subscription fields whose ``@aws_subscribe`` names it."""
+    bound: dict[str, list[str]] = {}
+    subscription = schema.subscription_type
+    for name, sub_field in (subscription.fields if subscription else {}).items():
+        for directive in (sub_field.ast_node.directives if sub_field.ast_node else ()) or ():
+            if directive.name.value != "aws_subscribe":
+                continue
+            for argument in directive.arguments:
+                for value in getattr(argument.value, "values", ()):
+                    bound.setdefault(value.value, []).append(name)
+    return bound
+
+
+def format_error(error: GraphQLError) -> dict[str, Any]:
+    """One error in AppSync's shape; internal failures are logged, never shown."""
+    original = error.original_error
+    if isinstance(original, GatewayError):
+        error_type, message, info = type(original).__name__, original.message, original.info
+    elif original is not None:
+        logger.error("resolver invocation failed", exc_info=original)
+        internal = InternalFailure()
+        error_type, message, info = type(internal).__name__, internal.message, None
+    else:
+        error_type, message, info = "ValidationError", error.message, None
+    return {
+        "path": error.path,
+        "data": None,
+        "errorType": error_type,
+        "errorInfo": info,
+        "locations": [
+            {"line": location.line, "column": location.column, "sourceName": None}
+            for location in error.locations or ()
+        ],
+        "message": message,
+    }
+
+
+def _error(message: str, error_type: str) -> dict[str, Any]:
+    return {
+        "path": None,
+        "data": None,
+        "errorType": error_type,
+        "errorInfo": None,
+        "locations": [],
+        "message": message,
+    }
+
+
+def _operation(document: Any, operation_name: str | None) -> OperationDefinitionNode | None:
+    operations = [
+        definition
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+    ]
+    for operation in operations:
+        if operation_name is None or (operation.name and operation.name.value == operation_name):
+            return operation
+    return None

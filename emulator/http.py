@@ -1,0 +1,90 @@
+"""A region's endpoints: ``POST /graphql``, a query page on ``GET``, and WebSockets."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from emulator.region import RegionRuntime
+from emulator.transport_ws import PROTOCOL as TRANSPORT_WS
+from emulator.transport_ws import TransportWsSession
+
+MAX_BODY_BYTES = 1024 * 1024
+_UNAUTHORIZED = "You are not authorized to make this call."
+
+
+def build_app(region: RegionRuntime) -> Starlette:
+    """The ASGI app serving one region."""
+
+    async def graphql_post(request: Request) -> Response:
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            return _failure(413, "LimitExceeded", f"Request body over {MAX_BODY_BYTES} bytes.")
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        caller = region.authenticate(headers, (request.method, str(request.url), body))
+        if caller is None:
+            return _failure(401, "UnauthorizedException", _UNAUTHORIZED)
+        request_json = _parse_request(body)
+        if isinstance(request_json, str):
+            return _failure(400, "MalformedHttpRequestException", request_json)
+        query, variables, operation_name = request_json
+        outcome = await run_in_threadpool(region.execute, query, variables, operation_name, caller)
+        for mutation, payload in outcome.published:
+            await region.subscriptions.publish(mutation, payload)
+        return JSONResponse(outcome.response)
+
+    async def graphql_page(request: Request) -> Response:
+        page = resources.files("emulator").joinpath("static/console.html").read_text()
+        page = page.replace("__REGION__", region.name)
+        page = page.replace("__API_KEY__", region.credentials.api_key)
+        return HTMLResponse(page)
+
+    async def graphql_socket(websocket: WebSocket) -> None:
+        offered = websocket.scope.get("subprotocols", [])
+        if TRANSPORT_WS in offered:
+            await TransportWsSession(websocket, region).run()
+        else:
+            # AppSync's own real-time protocol (graphql-ws) is the next issue's work.
+            await websocket.close(4406, "Subprotocol not acceptable")
+
+    return Starlette(
+        routes=[
+            Route("/graphql", graphql_post, methods=["POST"]),
+            Route("/graphql", graphql_page, methods=["GET"]),
+            WebSocketRoute("/graphql", graphql_socket),
+            WebSocketRoute("/graphql/realtime", graphql_socket),
+        ]
+    )
+
+
+def _parse_request(body: bytes) -> tuple[str, dict[str, Any] | None, str | None] | str:
+    """``(query, variables, operationName)``, or why the body is not a GraphQL request."""
+    try:
+        request = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return "Unable to parse the request body as JSON."
+    if not isinstance(request, dict):
+        return "The request body must be a JSON object."
+    query = request.get("query")
+    variables = request.get("variables")
+    operation_name = request.get("operationName")
+    if not isinstance(query, str) or not query.strip():
+        return "The request needs a non-empty 'query' string."
+    if variables is not None and not isinstance(variables, dict):
+        return "'variables' must be a JSON object."
+    if operation_name is not None and not isinstance(operation_name, str):
+        return "'operationName' must be a string."
+    return query, variables, operation_name
+
+
+def _failure(status: int, error_type: str, message: str) -> JSONResponse:
+    error = {"path": None, "locations": [], "errorType": error_type, "errorInfo": None}
+    return JSONResponse({"data": None, "errors": [{**error, "message": message}]}, status)

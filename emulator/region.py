@@ -1,0 +1,75 @@
+"""One emulated region: its resolver Lambda, its stream handler, its subscribers."""
+
+from __future__ import annotations
+
+import queue
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from emulator.auth import Caller, LocalCredentials, authenticate
+from emulator.cloud import stream_arn
+from emulator.executor import Executor, Outcome
+from emulator.streams import StreamPoller, StreamReader
+from emulator.subscriptions import Subscriptions
+from projections.settings import Settings
+from projections.stream import build_projector
+from resolvers.handler import ResolverHandler, build_handler
+
+
+class LambdaPool:
+    """Execution environments of one Lambda: each serves one invocation at a time.
+
+    powertools keeps the current event on the app, so concurrent requests each get
+    their own handler, as concurrent Lambda invocations each get their own sandbox.
+    """
+
+    def __init__(self, factory: Callable[[], ResolverHandler]) -> None:
+        self._factory = factory
+        self._idle: queue.LifoQueue[ResolverHandler] = queue.LifoQueue()
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        try:
+            handler = self._idle.get_nowait()
+        except queue.Empty:
+            handler = self._factory()
+        try:
+            return handler(event, None)
+        finally:
+            self._idle.put(handler)
+
+
+class RegionRuntime:
+    """Everything one region runs, wired from that region's settings."""
+
+    def __init__(self, settings: Settings, credentials: LocalCredentials, schema: Any) -> None:
+        self.settings = settings
+        self.credentials = credentials
+        self.executor = Executor(schema, LambdaPool(lambda: build_handler(settings)))
+        self.subscriptions = Subscriptions(schema, self.executor.subscribed_mutations)
+        projector = build_projector(settings, credentials.botocore())
+        streams = boto3.client(
+            "dynamodbstreams", region_name=settings.region, endpoint_url=settings.endpoint_url
+        )
+        self.poller = StreamPoller(
+            settings.region, StreamReader(streams, stream_arn(settings)), projector.handle
+        )
+
+    @property
+    def name(self) -> str:
+        return self.settings.region
+
+    def authenticate(
+        self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
+    ) -> Caller | None:
+        return authenticate(self.credentials, self.name, headers, request)
+
+    def execute(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        caller: Caller,
+    ) -> Outcome:
+        return self.executor.execute(query, variables, operation_name, caller)

@@ -1,0 +1,143 @@
+"""The graphql-transport-ws protocol, on the same paths as AppSync's real-time protocol.
+
+Auth headers come from the upgrade request or, flat, from ``connection_init``'s payload.
+Close codes follow the protocol: 4400 bad message, 4401 subscribe before ack, 4403
+refused credentials, 4408 no init in time, 4409 a reused id, 4429 a second init.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+from graphql import GraphQLError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from domain.errors import GatewayError
+from emulator.auth import Caller
+from emulator.executor import format_error
+from emulator.region import RegionRuntime
+from emulator.subscriptions import Subscription
+
+PROTOCOL = "graphql-transport-ws"
+INIT_TIMEOUT_S = 10.0
+
+
+class TransportWsSession:
+    def __init__(self, websocket: WebSocket, region: RegionRuntime) -> None:
+        self._socket = websocket
+        self._region = region
+        self._caller: Caller | None = None
+        self._subscriptions: dict[str, Subscription] = {}
+        self._send_lock = asyncio.Lock()
+
+    async def run(self) -> None:
+        await self._socket.accept(subprotocol=PROTOCOL)
+        try:
+            await self._serve()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            for subscription in self._subscriptions.values():
+                self._region.subscriptions.unsubscribe(subscription)
+            self._subscriptions.clear()
+
+    async def _serve(self) -> None:
+        try:
+            first = await asyncio.wait_for(self._receive(), INIT_TIMEOUT_S)
+        except TimeoutError:
+            await self._socket.close(4408, "Connection initialisation timeout")
+            return
+        if first is None:
+            return
+        if first.get("type") != "connection_init":
+            await self._socket.close(4401, "Unauthorized")
+            return
+        if not await self._init(first):
+            return
+        while True:
+            message = await self._receive()
+            if message is None:
+                return
+            kind = message.get("type")
+            if kind == "ping":
+                await self._send({"type": "pong"})
+            elif kind == "pong":
+                continue
+            elif kind == "connection_init":
+                await self._socket.close(4429, "Too many initialisation requests")
+                return
+            elif kind == "subscribe":
+                if not await self._subscribe(message):
+                    return
+            elif kind == "complete":
+                self._complete(str(message.get("id")))
+            else:
+                await self._socket.close(4400, f"Unknown message type {kind!r}")
+                return
+
+    async def _init(self, message: dict[str, Any]) -> bool:
+        payload = message.get("payload") or {}
+        headers = {key.lower(): value for key, value in self._socket.headers.items()}
+        if isinstance(payload, dict):
+            headers.update({str(k).lower(): str(v) for k, v in payload.items() if v is not None})
+        self._caller = self._region.authenticate(headers)
+        if self._caller is None:
+            await self._socket.close(4403, "Forbidden")
+            return False
+        await self._send({"type": "connection_ack"})
+        return True
+
+    async def _subscribe(self, message: dict[str, Any]) -> bool:
+        operation_id = message.get("id")
+        payload = message.get("payload")
+        if not isinstance(operation_id, str) or not isinstance(payload, dict):
+            await self._socket.close(4400, "subscribe needs an id and a payload")
+            return False
+        if operation_id in self._subscriptions:
+            await self._socket.close(4409, f"Subscriber for {operation_id} already exists")
+            return False
+        query, variables = payload.get("query"), payload.get("variables")
+        operation_name = payload.get("operationName")
+        if not isinstance(query, str) or not isinstance(variables, dict | None):
+            await self._socket.close(4400, "subscribe payload needs a query string")
+            return False
+        assert self._caller is not None
+
+        async def deliver(data: dict[str, Any]) -> None:
+            await self._send({"id": operation_id, "type": "next", "payload": {"data": data}})
+
+        try:
+            self._subscriptions[operation_id] = self._region.subscriptions.subscribe(
+                query, variables, operation_name, self._caller, deliver
+            )
+        except GraphQLError as error:
+            await self._send({"id": operation_id, "type": "error", "payload": [format_error(error)]})
+        except GatewayError as error:
+            wrapped = GraphQLError(error.message, original_error=error)
+            await self._send({"id": operation_id, "type": "error", "payload": [format_error(wrapped)]})
+        return True
+
+    def _complete(self, operation_id: str) -> None:
+        subscription = self._subscriptions.pop(operation_id, None)
+        if subscription is not None:
+            self._region.subscriptions.unsubscribe(subscription)
+
+    async def _receive(self) -> dict[str, Any] | None:
+        """The next message, or None after closing the socket over a malformed one."""
+        text = await self._socket.receive_text()
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            await self._socket.close(4400, "Messages must be JSON objects")
+            return None
+        return message
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        async with self._send_lock:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await self._socket.send_text(json.dumps(message))
