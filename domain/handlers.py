@@ -12,7 +12,7 @@ from domain import records
 from domain.commands import AdjustStock, Command, CreateProduct, UpdateProduct
 from domain.errors import NotFound, ValidationError, VersionConflict
 from domain.events import ProductCreated, ProductUpdated, StockAdjusted
-from domain.products import Product, adjust_stock, new_product, revise
+from domain.products import Product, adjust_stock, camel, new_product, revise
 from domain.store import Change, ClaimTaken, WriteStore
 
 STOCK_RETRIES = 5
@@ -76,7 +76,7 @@ def update_product(command: UpdateProduct, deps: Dependencies) -> Product:
             {"expectedVersion": command.expected_version, "currentVersion": current.version},
         )
     product = revise(current, command.changes, deps.clock())
-    changed = tuple(sorted(command.changes))
+    changed = tuple(sorted(camel(field) for field in command.changes))
     _commit(current, product, ProductUpdated(product, changed, deps.correlation_id), deps)
     return product
 
@@ -88,7 +88,9 @@ def adjust_product_stock(command: AdjustStock, deps: Dependencies) -> Product:
         current = _load_product(command.product_id, deps)
         product = adjust_stock(current, command.delta, deps.clock())
         try:
-            _commit(current, product, StockAdjusted(product, command.delta, deps.correlation_id), deps)
+            _commit(
+                current, product, StockAdjusted(product, command.delta, deps.correlation_id), deps
+            )
         except VersionConflict:
             if attempt == STOCK_RETRIES - 1:
                 raise

@@ -8,6 +8,7 @@ Write-table keys: state at ``PRODUCT#<id>`` / ``STATE``, events at
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -17,8 +18,8 @@ MAX_NAME = 200
 MAX_DESCRIPTION = 4000
 MAX_CATEGORY = 100
 MAX_PRICE_CENTS = 2**31 - 1
-SKU_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-CURRENCY_PATTERN = re.compile(r"^[A-Z]{3}$")
+SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
 
 
 @dataclass(frozen=True)
@@ -39,12 +40,12 @@ class Product:
 
     def to_data(self) -> dict[str, Any]:
         """The GraphQL-shaped (camelCase) form stored in items and events."""
-        return {_camel(key): value for key, value in asdict(self).items()}
+        return {camel(key): value for key, value in asdict(self).items()}
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Product:
         """Inverse of :meth:`to_data`."""
-        return cls(**{key: data[_camel(key)] for key in cls.__dataclass_fields__})
+        return cls(**{key: data[camel(key)] for key in cls.__dataclass_fields__})
 
 
 def new_product(
@@ -93,7 +94,7 @@ def revise(product: Product, changes: dict[str, Any], now: str) -> Product:
         elif field == "currency":
             checked["currency"] = _check_currency(value)
         else:
-            raise ValidationError(f"{_camel(field)} cannot be changed by updateProduct.")
+            raise ValidationError(f"{camel(field)} cannot be changed by updateProduct.")
     if not checked:
         raise ValidationError("updateProduct needs at least one field to change.")
     return replace(product, **checked, version=product.version + 1, updated_at=now)
@@ -101,61 +102,83 @@ def revise(product: Product, changes: dict[str, Any], now: str) -> Product:
 
 def adjust_stock(product: Product, delta: int, now: str) -> Product:
     """Move stock by ``delta``; stock never goes below zero."""
-    if delta == 0:
+    if _whole("delta", delta) == 0:
         raise ValidationError("delta must not be 0.")
     if product.stock + delta < 0:
         raise InsufficientStock(
             f"Product {product.id} has {product.stock} in stock; cannot remove {-delta}.",
             {"productId": product.id, "stock": product.stock, "delta": delta},
         )
-    return replace(product, stock=product.stock + delta, version=product.version + 1, updated_at=now)
+    return replace(
+        product, stock=product.stock + delta, version=product.version + 1, updated_at=now
+    )
 
 
-def _clean_name(name: str) -> str:
-    name = name.strip()
-    if not name:
+def _text(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise ValidationError(f"{camel(field)} must be a string.")
+    return value
+
+
+def _whole(field: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(f"{camel(field)} must be a whole number.")
+    return value
+
+
+def _clean_name(name: object) -> str:
+    name = _text("name", name).strip()
+    if not _visible(name):
         raise ValidationError("name must not be empty.")
     return _check_length("name", name, MAX_NAME)
 
 
-def _clean_category(category: str) -> str:
-    category = category.strip()
-    if not category:
+def _clean_category(category: object) -> str:
+    category = _text("category", category).strip()
+    if not _visible(category):
         raise ValidationError("category must not be empty.")
     return _check_length("category", category, MAX_CATEGORY)
 
 
-def _check_length(field: str, value: str, limit: int) -> str:
+def _visible(text: str) -> bool:
+    # strip() leaves zero-width and other format characters, which render as nothing.
+    return any(unicodedata.category(char)[0] not in "CZ" for char in text)
+
+
+def _check_length(field: str, value: object, limit: int) -> str:
+    value = _text(field, value)
     if len(value) > limit:
         raise ValidationError(f"{field} must be at most {limit} characters.")
     return value
 
 
-def _check_sku(sku: str) -> None:
-    if not SKU_PATTERN.match(sku):
+def _check_sku(sku: object) -> None:
+    if not SKU_PATTERN.fullmatch(_text("sku", sku)):
         raise ValidationError(
             "sku must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."
         )
 
 
-def _check_price(price_cents: int) -> int:
+def _check_price(price_cents: object) -> int:
+    price_cents = _whole("price_cents", price_cents)
     if not 0 < price_cents <= MAX_PRICE_CENTS:
         raise ValidationError("priceCents must be greater than 0.")
     return price_cents
 
 
-def _check_currency(currency: str) -> str:
-    if not CURRENCY_PATTERN.match(currency):
+def _check_currency(currency: object) -> str:
+    currency = _text("currency", currency)
+    if not CURRENCY_PATTERN.fullmatch(currency):
         raise ValidationError("currency must be an ISO 4217 code such as USD or EUR.")
     return currency
 
 
-def _check_stock(stock: int) -> None:
-    if stock < 0:
+def _check_stock(stock: object) -> None:
+    if _whole("stock", stock) < 0:
         raise ValidationError("stock must not be negative.")
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
+    """``price_cents`` -> ``priceCents``: the GraphQL (and stored) spelling."""
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
-

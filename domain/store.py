@@ -81,10 +81,10 @@ class DynamoWriteStore:
             **change.state,
             records.RECORD_KIND: records.AGGREGATE_RECORD,
         }
-        operations: list[dict[str, Any]] = [{"Put": self._state_put(state, change.expected_version)}]
-        operations += [
-            {"Put": self._new_put(events.to_item(event))} for event in change.events
+        operations: list[dict[str, Any]] = [
+            {"Put": self._state_put(state, change.expected_version)}
         ]
+        operations += [{"Put": self._new_put(events.to_item(event))} for event in change.events]
         claims_start = len(operations)
         operations += [{"Put": self._new_put(claim)} for claim in change.claims]
         try:
@@ -97,7 +97,7 @@ class DynamoWriteStore:
             for index, code in enumerate(codes[claims_start:]):
                 if code == "ConditionalCheckFailed":
                     raise ClaimTaken(change.claims[index]) from error
-            if codes and codes[0] == "ConditionalCheckFailed" or not codes:
+            if (codes and codes[0] == "ConditionalCheckFailed") or not codes:
                 raise VersionConflict(
                     f"{change.kind.title()} {change.aggregate_id} changed since version "
                     f"{change.expected_version} was read; read it again and retry.",

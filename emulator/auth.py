@@ -74,9 +74,9 @@ def authenticate(
             return Caller(API_KEY, None, headers)
         return None
     authorization = headers.get("authorization", "")
-    if authorization.startswith("AWS4-HMAC-SHA256") and request is not None:
-        if verify_sigv4(credentials, region, headers, *request):
-            return Caller(AWS_IAM, iam_identity(credentials), headers)
+    signed = authorization.startswith("AWS4-HMAC-SHA256")
+    if signed and request is not None and verify_sigv4(credentials, region, headers, *request):
+        return Caller(AWS_IAM, iam_identity(credentials), headers)
     return None
 
 

@@ -38,11 +38,15 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command")
     dev = commands.add_parser("dev", help="run a multi-region deployment on this machine")
     dev.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    dev.add_argument("--port", type=int, default=4000, help="first region's port; region i uses port+i")
+    dev.add_argument(
+        "--port", type=int, default=4000, help="first region's port; region i uses port+i"
+    )
     dev.add_argument(
         "--regions", default=DEFAULT_REGIONS, help="comma-separated; the first is the primary"
     )
-    dev.add_argument("--replication-lag-ms", type=int, default=0, help="delay before replicas see a write")
+    dev.add_argument(
+        "--replication-lag-ms", type=int, default=0, help="delay before replicas see a write"
+    )
     dev.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key clients send")
     dev.add_argument("--iam-access-key-id", default=DEFAULT_ACCESS_KEY_ID)
     dev.add_argument("--iam-secret-access-key", default=DEFAULT_SECRET_ACCESS_KEY)

@@ -17,6 +17,7 @@ from typing import Any
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
     GraphQLObjectType,
@@ -28,7 +29,7 @@ from graphql import (
     SelectionSetNode,
     build_schema,
     default_field_resolver,
-    execute,
+    execute_sync,
     parse,
     print_ast,
     validate,
@@ -97,7 +98,7 @@ class Executor:
         if operation is not None and operation.operation == OperationType.SUBSCRIPTION:
             message = "Subscriptions are served over WebSocket on this same path."
             return Outcome({"data": None, "errors": [_error(message, "ValidationError")]})
-        result = execute(
+        result = execute_sync(
             self.schema,
             document,
             variable_values=variables,
@@ -173,7 +174,7 @@ def selection_list(
             paths += selection_list(selection.selection_set, fragments, path + "/")
         elif isinstance(selection, InlineFragmentNode):
             paths += selection_list(selection.selection_set, fragments, prefix)
-        elif selection.name.value in fragments:
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
             fragment = fragments[selection.name.value]
             paths += selection_list(fragment.selection_set, fragments, prefix)
     return list(dict.fromkeys(paths))

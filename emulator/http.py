@@ -86,5 +86,10 @@ def _parse_request(body: bytes) -> tuple[str, dict[str, Any] | None, str | None]
 
 
 def _failure(status: int, error_type: str, message: str) -> JSONResponse:
-    error = {"path": None, "locations": [], "errorType": error_type, "errorInfo": None}
+    error: dict[str, Any] = {
+        "path": None,
+        "locations": [],
+        "errorType": error_type,
+        "errorInfo": None,
+    }
     return JSONResponse({"data": None, "errors": [{**error, "message": message}]}, status)

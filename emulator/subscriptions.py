@@ -18,6 +18,7 @@ from typing import Any
 from graphql import (
     FieldNode,
     FragmentDefinitionNode,
+    FragmentSpreadNode,
     GraphQLSchema,
     InlineFragmentNode,
     OperationDefinitionNode,
@@ -102,7 +103,9 @@ class Subscriptions:
         if len(operations) != 1 or operations[0].operation != OperationType.SUBSCRIPTION:
             raise ValidationError("Send exactly one subscription operation.")
         operation = operations[0]
-        fields = [node for node in operation.selection_set.selections if isinstance(node, FieldNode)]
+        fields = [
+            node for node in operation.selection_set.selections if isinstance(node, FieldNode)
+        ]
         if len(fields) != 1:
             raise ValidationError("A subscription selects exactly one field.")
         node = fields[0]
@@ -170,7 +173,6 @@ def select(
             picked[key] = select(inner, selection.selection_set, fragments)
         elif isinstance(selection, InlineFragmentNode):
             picked.update(select(value, selection.selection_set, fragments))
-        elif selection.name.value in fragments:
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
             picked.update(select(value, fragments[selection.name.value].selection_set, fragments))
     return picked
-

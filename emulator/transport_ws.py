@@ -114,10 +114,14 @@ class TransportWsSession:
                 query, variables, operation_name, self._caller, deliver
             )
         except GraphQLError as error:
-            await self._send({"id": operation_id, "type": "error", "payload": [format_error(error)]})
+            await self._send(
+                {"id": operation_id, "type": "error", "payload": [format_error(error)]}
+            )
         except GatewayError as error:
             wrapped = GraphQLError(error.message, original_error=error)
-            await self._send({"id": operation_id, "type": "error", "payload": [format_error(wrapped)]})
+            await self._send(
+                {"id": operation_id, "type": "error", "payload": [format_error(wrapped)]}
+            )
         return True
 
     def _complete(self, operation_id: str) -> None:

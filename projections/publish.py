@@ -11,9 +11,7 @@ import urllib.error
 import urllib.request
 from typing import Any, Protocol
 
-PRODUCT_FIELDS = (
-    "id sku name description category priceCents currency stock version updatedAt"
-)
+PRODUCT_FIELDS = "id sku name description category priceCents currency stock version updatedAt"
 _ARGUMENT_TYPES = {
     "id": "ID!",
     "sku": "String!",

@@ -56,10 +56,13 @@ class StreamProjector:
         )
         if self._newest_applied is not None:
             self._record_progress(self._newest_applied)
-        return response
+        return dict(response)
 
     def _apply_record(self, record: DynamoDBRecord) -> None:
-        if record.event_name not in (DynamoDBRecordEventName.INSERT, DynamoDBRecordEventName.MODIFY):
+        if record.event_name not in (
+            DynamoDBRecordEventName.INSERT,
+            DynamoDBRecordEventName.MODIFY,
+        ):
             return
         image = record.dynamodb.new_image if record.dynamodb else None
         if not image or not records.is_event_item(image):
@@ -80,9 +83,9 @@ class StreamProjector:
             {
                 **keys.progress_key(),
                 "lastEventAt": occurred_at,
-                "projectedAt": datetime.now(UTC).isoformat(timespec="milliseconds").replace(
-                    "+00:00", "Z"
-                ),
+                "projectedAt": datetime.now(UTC)
+                .isoformat(timespec="milliseconds")
+                .replace("+00:00", "Z"),
                 "lagMs": max(0, now_ms - occurred_ms),
             }
         )

@@ -6,16 +6,20 @@ definitions out and keeps only their uses.
 
 from __future__ import annotations
 
-from typing import NewType, NoReturn
+from typing import TYPE_CHECKING, NewType, NoReturn
 
 import strawberry
 from strawberry.schema_directive import Location
 
-AWSDateTime = strawberry.scalar(
-    NewType("AWSDateTime", str),
-    name="AWSDateTime",
-    description="An ISO 8601 date and time in UTC, such as 2026-11-23T10:15:30.000Z.",
-)
+if TYPE_CHECKING:
+    # mypy sees the value clients send; strawberry sees AppSync's scalar.
+    AWSDateTime = str
+else:
+    AWSDateTime = strawberry.scalar(
+        NewType("AWSDateTime", str),
+        name="AWSDateTime",
+        description="An ISO 8601 date and time in UTC, such as 2026-11-23T10:15:30.000Z.",
+    )
 
 
 @strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="aws_subscribe")

@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from schema.aws import AwsApiKey, AwsIam, AwsSubscribe, AWSDateTime, resolved_by_lambda
+from schema.aws import AwsApiKey, AWSDateTime, AwsIam, AwsSubscribe, resolved_by_lambda
 
 
 @strawberry.type(

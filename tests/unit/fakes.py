@@ -1,0 +1,181 @@
+"""In-memory stand-ins for the two tables, with the conditions DynamoDB enforces.
+
+Fakes over mocks: each fake keeps the semantics of the adapter it replaces
+(:class:`domain.store.DynamoWriteStore`, :class:`projections.table.ProjectionTable`),
+so a test that passes here fails for the same reasons against moto.
+
+Values go through boto3's own serializer on the way in and out, as they do on the
+wire: a value DynamoDB cannot hold (a float, say) fails here too, and nothing that is
+read back shares memory with what was written.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from domain import events, records
+from domain.errors import PrimaryUnavailable, VersionConflict
+from domain.store import Change, ClaimTaken
+from projections import keys
+from projections.table import ProjectionTable
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+Key = tuple[str, str]
+
+
+def stored(item: dict[str, Any]) -> dict[str, Any]:
+    """The item as DynamoDB would give it back: serialized, deserialized, plain ints."""
+    wire = {name: _serializer.serialize(value) for name, value in item.items()}
+    return records.plain({name: _deserializer.deserialize(value) for name, value in wire.items()})
+
+
+def _key(item: dict[str, Any]) -> Key:
+    return item[records.PARTITION_KEY], item[records.SORT_KEY]
+
+
+class FakeWriteStore:
+    """The write table in memory; implements :class:`domain.store.WriteStore`.
+
+    ``items`` holds every item by ``(pk, sk)``: states, events and claims.
+    ``events`` lists the committed event items in commit order.
+    """
+
+    def __init__(self) -> None:
+        self.items: dict[Key, dict[str, Any]] = {}
+        self.events: list[dict[str, Any]] = []
+        self.commits = 0
+
+    def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
+        item = self.items.get(_key(records.state_key(kind, aggregate_id)))
+        return None if item is None else stored(item)
+
+    def commit(self, change: Change) -> None:
+        """All or nothing, checked in the order DynamoWriteStore reports failures."""
+        state = stored(
+            {
+                **records.state_key(change.kind, change.aggregate_id),
+                **change.state,
+                records.RECORD_KIND: records.AGGREGATE_RECORD,
+            }
+        )
+        event_items = [stored(events.to_item(event)) for event in change.events]
+        claims = [stored(claim) for claim in change.claims]
+        for claim in change.claims:
+            if _key(claim) in self.items:
+                raise ClaimTaken(claim)
+        current = self.items.get(_key(state))
+        if change.expected_version == 0:
+            state_ok = current is None
+        else:
+            state_ok = current is not None and current.get("version") == change.expected_version
+        if not state_ok:
+            raise VersionConflict(
+                f"{change.kind.title()} {change.aggregate_id} changed since version "
+                f"{change.expected_version} was read; read it again and retry.",
+                {"expectedVersion": change.expected_version},
+            )
+        if any(_key(item) in self.items for item in event_items):
+            # DynamoWriteStore maps a failed event put (state put fine) to this.
+            raise PrimaryUnavailable("event item already exists")
+        for item in [state, *event_items, *claims]:
+            self.items[_key(item)] = item
+        self.events.extend(event_items)
+        self.commits += 1
+
+
+class FakeProjectionTable(ProjectionTable):
+    """One region's projection table in memory.
+
+    A subclass so that the builders and readers, which take a ProjectionTable, accept
+    it, and so that mypy checks each override against the real signature. Every public
+    method is overridden; no client is ever called. ``calls`` counts calls per method
+    name, so a test can tell that a reader answered in one request.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(client=None)
+        self.items: dict[Key, dict[str, Any]] = {}
+        self.calls: Counter[str] = Counter()
+
+    def put_if_newer(self, item: dict[str, Any], version: int) -> bool:
+        """``attribute_not_exists(pk) OR version <= :version``, as ProjectionTable."""
+        self.calls["put_if_newer"] += 1
+        current = self.items.get(_key(item))
+        if current is not None and not ("version" in current and current["version"] <= version):
+            return False
+        self.items[_key(item)] = stored(item)
+        return True
+
+    def put(self, item: dict[str, Any]) -> None:
+        self.calls["put"] += 1
+        self.items[_key(item)] = stored(item)
+
+    def get(self, key: dict[str, str]) -> dict[str, Any] | None:
+        self.calls["get"] += 1
+        item = self.items.get(_key(key))
+        return None if item is None else stored(item)
+
+    def query_index(
+        self, index: str, partition_value: str, limit: int, start: dict[str, Any] | None
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a sparse index, ordered by its sort key, then the table key.
+
+        Like moto, the continuation key is given only when more items follow.
+        """
+        self.calls["query_index"] += 1
+        if limit < 1:
+            # botocore refuses this before it is sent.
+            raise ValueError("Limit must be at least 1")
+        partition, sort = keys.INDEXES[index]
+        matches = sorted(
+            (
+                item
+                for item in self.items.values()
+                if item.get(partition) == partition_value and sort in item
+            ),
+            key=lambda item: (item[sort], *_key(item)),
+        )
+        if start:
+            after = (start[sort], *_key(start))
+            matches = [item for item in matches if (item[sort], *_key(item)) > after]
+        page = matches[:limit]
+        if len(matches) <= limit:
+            return [stored(item) for item in page], None
+        last = page[-1]
+        next_start = {
+            keys.PARTITION_KEY: last[keys.PARTITION_KEY],
+            keys.SORT_KEY: last[keys.SORT_KEY],
+            partition: last[partition],
+            sort: last[sort],
+        }
+        return [stored(item) for item in page], next_start
+
+
+class StepClock:
+    """A clock that moves one second on every reading, so each write has its own time."""
+
+    def __init__(self, start: str = "2024-05-01T12:00:00.000Z") -> None:
+        self._next = datetime.fromisoformat(start)
+
+    def __call__(self) -> str:
+        now = self._next
+        self._next = now + timedelta(seconds=1)
+        return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class SequentialIds:
+    """Ids that read well in a failure message: product-1, product-2, ..."""
+
+    def __init__(self, prefix: str = "product") -> None:
+        self._prefix = prefix
+        self._count = 0
+
+    def __call__(self) -> str:
+        self._count += 1
+        return f"{self._prefix}-{self._count}"
