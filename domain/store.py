@@ -60,12 +60,12 @@ class DynamoWriteStore:
     """
 
     def __init__(self, client: Any, table: str = records.WRITE_TABLE) -> None:
-        self._client = client
+        self.client = client
         self._table = table
 
     def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
         try:
-            answer = self._client.get_item(
+            answer = self.client.get_item(
                 TableName=self._table,
                 Key=_encode(records.state_key(kind, aggregate_id)),
                 ConsistentRead=True,
@@ -88,7 +88,7 @@ class DynamoWriteStore:
         claims_start = len(operations)
         operations += [{"Put": self._new_put(claim)} for claim in change.claims]
         try:
-            self._client.transact_write_items(TransactItems=operations)
+            self.client.transact_write_items(TransactItems=operations)
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise _unavailable(error) from error

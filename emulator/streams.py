@@ -28,14 +28,27 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 class StreamReader:
     """Reads every shard of one stream from its start, remembering where it got to."""
 
-    def __init__(self, streams_client: Any, stream_arn: str) -> None:
+    def __init__(
+        self,
+        streams_client: Any,
+        stream_arn: str,
+        rediscover_s: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._client = streams_client
         self.stream_arn = stream_arn
         self._iterators: dict[str, str | None] = {}
+        self._rediscover_s = rediscover_s
+        self._clock = clock
+        self._discovered_at: float | None = None
 
     def read(self, limit: int = 100) -> list[dict[str, Any]]:
         """The records written since the last read, oldest first, across shards."""
-        self._discover_shards()
+        now = self._clock()
+        # Shards change rarely; asking on every poll would double the calls per poll.
+        if self._discovered_at is None or now - self._discovered_at >= self._rediscover_s:
+            self._discover_shards()
+            self._discovered_at = now
         batch: list[dict[str, Any]] = []
         for shard_id, iterator in list(self._iterators.items()):
             if iterator is None:

@@ -6,20 +6,24 @@ definitions out and keeps only their uses.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, NewType, NoReturn
+from typing import NewType, NoReturn
 
 import strawberry
 from strawberry.schema_directive import Location
+from strawberry.types.scalar import ScalarDefinition
 
-if TYPE_CHECKING:
-    # mypy sees the value clients send; strawberry sees AppSync's scalar.
-    AWSDateTime = str
-else:
-    AWSDateTime = strawberry.scalar(
-        NewType("AWSDateTime", str),
+AWSDateTime = NewType("AWSDateTime", str)
+
+# Handed to the root schema's config: AppSync's scalars, by the Python types that stand
+# for them.
+SCALARS: dict[object, ScalarDefinition] = {
+    AWSDateTime: strawberry.scalar(
         name="AWSDateTime",
         description="An ISO 8601 date and time in UTC, such as 2026-11-23T10:15:30.000Z.",
+        serialize=str,
+        parse_value=str,
     )
+}
 
 
 @strawberry.schema_directive(locations=[Location.FIELD_DEFINITION], name="aws_subscribe")
