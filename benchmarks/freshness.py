@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import websockets
+from websockets.typing import Subprotocol
 
 API_KEY = "da2-gatewaylocaldevelopmentkey"
 
@@ -87,7 +88,9 @@ async def _measure(port: int, changes: int) -> list[float]:
     product_id = created["data"]["createProduct"]["id"]
     replica = f"ws://127.0.0.1:{port + 1}/graphql"
     delays = []
-    async with websockets.connect(replica, subprotocols=["graphql-transport-ws"]) as socket_:
+    async with websockets.connect(
+        replica, subprotocols=[Subprotocol("graphql-transport-ws")]
+    ) as socket_:
         await socket_.send(
             json.dumps({"type": "connection_init", "payload": {"x-api-key": API_KEY}})
         )

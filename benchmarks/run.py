@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import platform
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks import cold_start, freshness
 
 BENCHMARKS_FILE = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
-PARTS = {
+Rows = Callable[[], list[dict[str, str]]]
+PARTS: dict[str, tuple[str, Rows]] = {
     "cold-start": ("python -m benchmarks.run --only cold-start", cold_start.rows),
     "freshness": ("python -m benchmarks.run --only freshness", freshness.rows),
 }
