@@ -27,6 +27,7 @@ class Settings:
     endpoint_url: str | None = None
     appsync_url: str | None = None
     token_secret: str = DEFAULT_TOKEN_SECRET
+    min_version_wait_ms: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -40,6 +41,7 @@ class Settings:
             endpoint_url=env.get("GATEWAY_DYNAMODB_ENDPOINT") or None,
             appsync_url=env.get("GATEWAY_APPSYNC_URL") or None,
             token_secret=env.get("GATEWAY_TOKEN_SECRET", DEFAULT_TOKEN_SECRET),
+            min_version_wait_ms=int(env.get("GATEWAY_MIN_VERSION_WAIT_MS", "1000")),
         )
 
     def dynamodb(self, region: str) -> Any:

@@ -6,10 +6,12 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.appsync import Router
 
-from domain import handlers
+from domain import handlers, records
 from domain.commands import AdjustStock, CreateProduct, UpdateProduct
 from domain.errors import ValidationError
+from domain.products import Product
 from projections import readers
+from resolvers.freshness import read_at_least
 from resolvers.services import Services
 
 DEFAULT_PAGE = 20
@@ -35,7 +37,16 @@ def build_router(services: Services) -> Router:
 
     @router.resolver(type_name="Query", field_name="product")
     def product(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
-        return readers.product(services.projections, id)
+        def from_primary() -> dict[str, Any] | None:
+            state = services.write_store.load(records.PRODUCT, id)
+            return None if state is None else Product.from_data(state).to_data()
+
+        return read_at_least(
+            minVersion,
+            lambda: readers.product(services.projections, id),
+            from_primary,
+            services.settings.min_version_wait_ms / 1000,
+        )
 
     @router.resolver(type_name="Query", field_name="products")
     def products(

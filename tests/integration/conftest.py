@@ -96,8 +96,9 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws():
-        primary = _region(Settings(region=PRIMARY, primary_region=PRIMARY))
-        replica = _region(Settings(region=REPLICA, primary_region=PRIMARY))
+        wait = {"min_version_wait_ms": 50}
+        primary = _region(Settings(region=PRIMARY, primary_region=PRIMARY, **wait))
+        replica = _region(Settings(region=REPLICA, primary_region=PRIMARY, **wait))
         replicator = Replicator(
             StreamReader(_streams(PRIMARY), stream_arn(primary.settings)),
             [(replica.settings.dynamodb(REPLICA), replica.settings.write_table)],

@@ -74,6 +74,22 @@ def test_updates_and_stock_moves_reach_both_regions_in_order(cloud: Cloud) -> No
         assert isinstance(info["projectionLagMs"], int) and info["projectionLagMs"] >= 0
 
 
+def test_min_version_reads_through_to_the_primary_when_the_region_lags(cloud: Cloud) -> None:
+    """GIVEN a product whose change has not reached eu-west-1 WHEN eu-west-1 is asked for
+    it with minVersion 2 THEN it answers version 2 (from the primary), never version 1."""
+    created = _create(cloud)
+    cloud.settle()
+    update = {"id": created["id"], "expectedVersion": 1, "name": "Wall lamp"}
+    cloud.replica.call("Mutation", "updateProduct", {"input": update})
+
+    plain = cloud.replica.call("Query", "product", {"id": created["id"]})
+    fresh = cloud.replica.call("Query", "product", {"id": created["id"], "minVersion": 2})
+
+    assert plain["version"] == 1
+    assert (fresh["version"], fresh["name"]) == (2, "Wall lamp")
+    assert fresh.keys() == plain.keys()
+
+
 def test_a_redelivered_batch_changes_nothing(cloud: Cloud) -> None:
     """GIVEN a region that applied v1 and v2 WHEN the v1 record is delivered again THEN
     the view stays at v2."""
