@@ -153,7 +153,8 @@ def appsync_event(
         "info": {
             "fieldName": info.field_name,
             "parentTypeName": info.parent_type.name,
-            "variables": info.variable_values,
+            # graphql-core 3.3 keeps where each value came from beside the values.
+            "variables": dict(info.variable_values.coerced),
             "selectionSetList": selection_list(node.selection_set, info.fragments),
             "selectionSetGraphQL": print_ast(node.selection_set) if node.selection_set else "",
         },
@@ -212,11 +213,13 @@ def format_error(error: GraphQLError) -> dict[str, Any]:
     original = error.original_error
     if isinstance(original, GatewayError):
         error_type, message, info = type(original).__name__, original.message, original.info
-    elif original is not None:
+    elif original is not None and not isinstance(original, GraphQLError):
         logger.error("resolver invocation failed", exc_info=original)
         internal = InternalFailure()
         error_type, message, info = type(internal).__name__, internal.message, None
     else:
+        # Parse and validation errors, and bad variable values (which graphql-core
+        # wraps in a second GraphQLError): the client's mistake, in its own words.
         error_type, message, info = "ValidationError", error.message, None
     return {
         "path": error.path,

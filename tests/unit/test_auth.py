@@ -1,0 +1,186 @@
+"""Who a request proves to be: the API key, or a SigV4 signature checked as AppSync checks it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from emulator.auth import API_KEY, AWS_IAM, LocalCredentials, authenticate, verify_sigv4
+from emulator.cloud import LOCAL_ACCOUNT_ID
+
+CREDENTIALS = LocalCredentials()
+REGION = "us-east-1"
+HOST = "127.0.0.1:4000"
+URL = f"http://{HOST}/graphql"
+BODY = b'{"query":"mutation { publishProductChanged { id } }"}'
+
+
+def signed_headers(
+    *,
+    secret: str = CREDENTIALS.secret_access_key,
+    region: str = REGION,
+    service: str = "appsync",
+    body: bytes = BODY,
+) -> dict[str, str]:
+    """The lower-cased headers a SigV4 client sends, as the HTTP layer hands them over."""
+    request = AWSRequest(
+        method="POST", url=URL, data=body, headers={"content-type": "application/json"}
+    )
+    SigV4Auth(Credentials(CREDENTIALS.access_key_id, secret), service, region).add_auth(request)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    headers["host"] = HOST  # every HTTP/1.1 client sends it; botocore signs it without adding it
+    return headers
+
+
+def test_a_valid_signature_proves_the_iam_caller() -> None:
+    """
+    GIVEN a request signed by botocore with the local IAM key pair for this region
+    WHEN it is authenticated
+    THEN the caller is AWS_IAM with the identity AppSync hands a Lambda
+    """
+    headers = signed_headers()
+
+    caller = authenticate(CREDENTIALS, REGION, headers, ("POST", URL, BODY))
+
+    assert caller is not None
+    assert caller.mode == AWS_IAM
+    assert caller.identity is not None
+    assert caller.identity["accountId"] == LOCAL_ACCOUNT_ID
+    assert caller.identity["userArn"] == f"arn:aws:iam::{LOCAL_ACCOUNT_ID}:user/gateway-local"
+    assert caller.identity["username"] == CREDENTIALS.access_key_id
+    assert caller.headers == headers
+
+
+def test_a_signed_request_whose_body_was_changed_proves_nobody() -> None:
+    """
+    GIVEN a validly signed request
+    WHEN its body is altered after signing
+    THEN nobody is authenticated
+    """
+    headers = signed_headers()
+    tampered = BODY.replace(b"id", b"sku")
+
+    assert authenticate(CREDENTIALS, REGION, headers, ("POST", URL, tampered)) is None
+
+
+@pytest.mark.parametrize(
+    ("why", "overrides"),
+    [
+        ("wrong secret", {"secret": "not-the-local-secret"}),
+        ("another region", {"region": "eu-west-1"}),
+        ("another service", {"service": "lambda"}),
+    ],
+)
+def test_a_signature_made_for_something_else_proves_nobody(
+    why: str, overrides: dict[str, Any]
+) -> None:
+    """
+    GIVEN a request signed with the wrong secret, for another region, or another service
+    WHEN it is authenticated in this region
+    THEN nobody is authenticated
+    """
+    headers = signed_headers(**overrides)
+
+    assert authenticate(CREDENTIALS, REGION, headers, ("POST", URL, BODY)) is None, why
+
+
+@pytest.mark.parametrize("missing", ["content-type", "host", "x-amz-date"])
+def test_a_signed_header_that_did_not_arrive_proves_nobody(missing: str) -> None:
+    """
+    GIVEN a validly signed request
+    WHEN one of the headers it signed is not in the request
+    THEN nobody is authenticated
+    """
+    headers = signed_headers()
+    del headers[missing]
+
+    assert authenticate(CREDENTIALS, REGION, headers, ("POST", URL, BODY)) is None
+
+
+def test_a_signature_ten_minutes_old_is_refused() -> None:
+    """
+    GIVEN a validly signed request
+    WHEN it is checked ten minutes after its x-amz-date
+    THEN it is refused, as past AppSync's five-minute clock skew
+    """
+    headers = signed_headers()
+    signed_at = datetime.strptime(headers["x-amz-date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+
+    stale = verify_sigv4(
+        CREDENTIALS, REGION, headers, "POST", URL, BODY, now=signed_at + timedelta(minutes=10)
+    )
+    fresh = verify_sigv4(
+        CREDENTIALS, REGION, headers, "POST", URL, BODY, now=signed_at + timedelta(minutes=4)
+    )
+
+    assert stale is False
+    assert fresh is True
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        "AWS4-HMAC-SHA256 garbage",
+        "AWS4-HMAC-SHA256 Credential=AKIAGATEWAYLOCAL0001/20240101/us-east-1/appsync/"
+        "aws4_request, SignedHeaders=host;x-amz-date, Signature=" + "0" * 64,
+        "Bearer not-a-signature",
+    ],
+)
+def test_a_garbage_authorization_header_proves_nobody(authorization: str) -> None:
+    """
+    GIVEN a request whose Authorization header is garbage or a forged signature
+    WHEN it is authenticated
+    THEN nobody is authenticated
+    """
+    headers = signed_headers()
+    headers["authorization"] = authorization
+
+    assert authenticate(CREDENTIALS, REGION, headers, ("POST", URL, BODY)) is None
+
+
+def test_a_signature_without_the_request_to_check_it_against_proves_nobody() -> None:
+    """
+    GIVEN validly signed headers
+    WHEN they arrive without the method, URL and body they sign
+    THEN nobody is authenticated, since the signature cannot be checked
+    """
+    assert authenticate(CREDENTIALS, REGION, signed_headers()) is None
+
+
+def test_the_api_key_proves_an_api_key_caller_with_no_identity() -> None:
+    """
+    GIVEN the local API key in x-api-key
+    WHEN the request is authenticated
+    THEN the caller is API_KEY, and its identity is None as AppSync gives it
+    """
+    headers = {"x-api-key": CREDENTIALS.api_key}
+
+    caller = authenticate(CREDENTIALS, REGION, headers)
+
+    assert caller is not None
+    assert caller.mode == API_KEY
+    assert caller.identity is None
+    assert caller.headers == headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-api-key": "da2-someoneelseskey"},
+        {"x-api-key": ""},
+        {"x-api-key": CREDENTIALS.api_key + "x"},
+        {},
+    ],
+)
+def test_a_wrong_or_missing_api_key_proves_nobody(headers: dict[str, str]) -> None:
+    """
+    GIVEN a wrong API key, an empty one, or no credential at all
+    WHEN the request is authenticated
+    THEN nobody is authenticated
+    """
+    assert authenticate(CREDENTIALS, REGION, headers, ("POST", URL, BODY)) is None

@@ -1,0 +1,300 @@
+"""The executor: each root field becomes the direct Lambda event AppSync sends, errors AppSync's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.errors import NotFound
+from emulator.auth import API_KEY, AWS_IAM, Caller, LocalCredentials, iam_identity
+from emulator.executor import Executor, load_schema
+
+SCHEMA = load_schema()
+API_KEY_CALLER = Caller(API_KEY, None, {"x-api-key": "da2-test", "user-agent": "unit"})
+IAM_CALLER = Caller(AWS_IAM, iam_identity(LocalCredentials()), {"authorization": "AWS4..."})
+BALL = {"id": "p-1", "name": "Ball", "category": "toys", "stock": 10, "version": 1}
+
+
+class FakeLambda:
+    """The resolver Lambda: records each event, answers from a script or raises."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.events: list[dict[str, Any]] = []
+        self._answers = list(answers)
+
+    def __call__(self, event: dict[str, Any]) -> Any:
+        self.events.append(event)
+        answer = self._answers.pop(0) if self._answers else None
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+def test_a_field_is_sent_as_appsyncs_direct_lambda_event() -> None:
+    """
+    GIVEN a query for one product, with its id in a variable, by an API-key caller
+    WHEN it is executed
+    THEN the Lambda gets AppSync's event, and the answer is the Lambda's value
+    """
+    invoke = FakeLambda(BALL)
+    query = "query One($id: ID!) { product(id: $id) { id name } }"
+
+    outcome = Executor(SCHEMA, invoke).execute(query, {"id": "p-1"}, "One", API_KEY_CALLER)
+
+    assert outcome.response == {"data": {"product": {"id": "p-1", "name": "Ball"}}}
+    [event] = invoke.events
+    assert event["arguments"] == {"id": "p-1"}
+    assert event["identity"] is None
+    assert event["source"] is None
+    assert event["request"]["headers"] == {"x-api-key": "da2-test", "user-agent": "unit"}
+    info = event["info"]
+    assert info["fieldName"] == "product"
+    assert info["parentTypeName"] == "Query"
+    assert info["variables"] == {"id": "p-1"}
+    assert info["selectionSetList"] == ["id", "name"]
+    assert "name" in info["selectionSetGraphQL"]
+
+
+def test_the_selection_set_list_follows_nesting_and_fragments() -> None:
+    """
+    GIVEN a listing whose items are selected through a named and an inline fragment
+    WHEN it is executed
+    THEN selectionSetList holds every field as a slash path, fragments expanded, once each
+    """
+    invoke = FakeLambda({"items": [BALL], "nextToken": None})
+    query = """
+        query {
+          products(category: "toys") {
+            items { ...Card ... on Product { id stock } }
+            nextToken
+          }
+        }
+        fragment Card on Product { id name }
+    """
+
+    outcome = Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER)
+
+    assert outcome.response["data"]["products"]["items"] == [
+        {"id": "p-1", "name": "Ball", "stock": 10}
+    ]
+    info = invoke.events[0]["info"]
+    assert info["selectionSetList"] == [
+        "items",
+        "items/id",
+        "items/name",
+        "items/stock",
+        "nextToken",
+    ]
+    assert info["selectionSetGraphQL"].startswith("{")
+    assert invoke.events[0]["arguments"] == {"category": "toys"}
+
+
+def test_a_domain_error_becomes_an_appsync_error_with_its_type() -> None:
+    """
+    GIVEN a Lambda that raises NotFound("x") with error info
+    WHEN a product is queried
+    THEN the answer holds null for the field and one error typed NotFound, placed and located
+    """
+    invoke = FakeLambda(NotFound("x", {"id": "p-404"}))
+
+    outcome = Executor(SCHEMA, invoke).execute(
+        '{ product(id: "p-404") { id } }', None, None, API_KEY_CALLER
+    )
+
+    assert outcome.response["data"] == {"product": None}
+    [error] = outcome.response["errors"]
+    assert error["errorType"] == "NotFound"
+    assert error["message"] == "x"
+    assert error["path"] == ["product"]
+    assert error["locations"] == [{"line": 1, "column": 3, "sourceName": None}]
+    assert error["errorInfo"] == {"id": "p-404"}
+
+
+def test_an_unexpected_failure_is_reported_without_its_details() -> None:
+    """
+    GIVEN a Lambda that crashes with a message naming a secret and a local path
+    WHEN a product is queried
+    THEN the client sees InternalFailure, and neither the secret nor the path
+    """
+    invoke = FakeLambda(RuntimeError("secret /work/path"))
+
+    outcome = Executor(SCHEMA, invoke).execute(
+        '{ product(id: "p-1") { id } }', None, None, API_KEY_CALLER
+    )
+
+    assert outcome.response["data"] == {"product": None}
+    [error] = outcome.response["errors"]
+    assert error["errorType"] == "InternalFailure"
+    assert error["path"] == ["product"]
+    assert "secret" not in error["message"]
+    assert "/work" not in error["message"]
+    assert "secret" not in str(outcome.response)
+
+
+def test_a_syntax_error_is_a_located_validation_error_and_invokes_nothing() -> None:
+    """
+    GIVEN a document that does not parse
+    WHEN it is executed
+    THEN the answer is a ValidationError with the location of the mistake, and no Lambda runs
+    """
+    invoke = FakeLambda()
+
+    outcome = Executor(SCHEMA, invoke).execute("{ product(id: ", None, None, API_KEY_CALLER)
+
+    assert outcome.response["data"] is None
+    error = outcome.response["errors"][0]
+    assert error["errorType"] == "ValidationError"
+    assert error["locations"] == [{"line": 1, "column": 15, "sourceName": None}]
+    assert invoke.events == []
+
+
+def test_an_unknown_field_is_a_validation_error_and_invokes_nothing() -> None:
+    """
+    GIVEN a query selecting a field Product does not have
+    WHEN it is executed
+    THEN the answer is a ValidationError naming the field, and no Lambda runs
+    """
+    invoke = FakeLambda()
+
+    outcome = Executor(SCHEMA, invoke).execute(
+        '{ product(id: "p-1") { colour } }', None, None, API_KEY_CALLER
+    )
+
+    assert outcome.response["data"] is None
+    error = outcome.response["errors"][0]
+    assert error["errorType"] == "ValidationError"
+    assert "colour" in error["message"]
+    assert error["locations"]
+    assert invoke.events == []
+
+
+PUBLISH = """
+    mutation {
+      publishProductChanged(
+        id: "p-1", sku: "BALL-1", name: "Ball", description: "Bouncy", category: "toys",
+        priceCents: 499, currency: "USD", stock: 10, version: 2, updatedAt: "2024-05-01T12:00:00Z"
+      ) { id name category version }
+    }
+"""
+
+
+def test_an_api_key_caller_may_not_publish() -> None:
+    """
+    GIVEN publishProductChanged, allowed for @aws_iam only
+    WHEN an API-key caller sends it
+    THEN it is Unauthorized, the Lambda is not called, and nothing is published
+    """
+    invoke = FakeLambda()
+
+    outcome = Executor(SCHEMA, invoke).execute(PUBLISH, None, None, API_KEY_CALLER)
+
+    assert outcome.response["data"] == {"publishProductChanged": None}
+    [error] = outcome.response["errors"]
+    assert error["errorType"] == "Unauthorized"
+    assert error["path"] == ["publishProductChanged"]
+    assert invoke.events == []
+    assert outcome.published == []
+
+
+def test_an_iam_caller_publishes_the_mutations_selection() -> None:
+    """
+    GIVEN publishProductChanged sent by the stream handler's IAM identity
+    WHEN it is executed
+    THEN the Lambda gets the IAM identity, and the outcome publishes the mutation's selection
+    """
+    invoke = FakeLambda({**BALL, "version": 2})
+
+    outcome = Executor(SCHEMA, invoke).execute(PUBLISH, None, None, IAM_CALLER)
+
+    payload = {"id": "p-1", "name": "Ball", "category": "toys", "version": 2}
+    assert outcome.response == {"data": {"publishProductChanged": payload}}
+    assert outcome.published == [("publishProductChanged", payload)]
+    [event] = invoke.events
+    assert event["identity"] == IAM_CALLER.identity
+    assert event["info"]["parentTypeName"] == "Mutation"
+    assert event["arguments"]["updatedAt"] == "2024-05-01T12:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "subscription { onProductChanged { id } }",
+        'subscription Watch { onProductChanged(category: "toys") { id name } }',
+    ],
+)
+def test_a_subscription_sent_to_execute_is_refused(query: str) -> None:
+    """
+    GIVEN a subscription operation sent over HTTP
+    WHEN it is executed
+    THEN it is a ValidationError pointing at the WebSocket, and no Lambda runs
+    """
+    invoke = FakeLambda()
+
+    outcome = Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER)
+
+    assert outcome.response["data"] is None
+    [error] = outcome.response["errors"]
+    assert error["errorType"] == "ValidationError"
+    assert "WebSocket" in error["message"]
+    assert invoke.events == []
+
+
+def test_each_root_field_is_its_own_invocation() -> None:
+    """
+    GIVEN one query with two aliased product fields
+    WHEN it is executed
+    THEN the Lambda is invoked once for each, with that field's arguments
+    """
+    invoke = FakeLambda(BALL, {**BALL, "id": "p-2", "name": "Kite"})
+    query = '{ a: product(id: "p-1") { name } b: product(id: "p-2") { name } }'
+
+    outcome = Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER)
+
+    assert outcome.response == {"data": {"a": {"name": "Ball"}, "b": {"name": "Kite"}}}
+    assert [event["arguments"] for event in invoke.events] == [{"id": "p-1"}, {"id": "p-2"}]
+    assert outcome.published == []
+
+
+def test_one_failing_field_leaves_the_others_answered() -> None:
+    """
+    GIVEN two root fields, the first of which is not found
+    WHEN they are executed together
+    THEN the first is null with a NotFound error at its path, and the second is answered
+    """
+    invoke = FakeLambda(NotFound("Product p-9 does not exist."), {"name": "region"})
+    query = '{ product(id: "p-9") { id } region { name } }'
+
+    outcome = Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER)
+
+    assert outcome.response["data"] == {"product": None, "region": {"name": "region"}}
+    assert [(e["errorType"], e["path"]) for e in outcome.response["errors"]] == [
+        ("NotFound", ["product"])
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "variables", "named"),
+    [
+        ("query Q($n: Int) { products(first: $n) { nextToken } }", {"n": "abc"}, "Int"),
+        ("query Q($id: ID!) { product(id: $id) { id } }", {}, "ID!"),
+    ],
+    ids=["wrong-type", "missing-required"],
+)
+def test_bad_variable_values_are_a_validation_error(
+    query: str, variables: dict[str, Any], named: str
+) -> None:
+    """
+    GIVEN a valid document whose variables are of the wrong type, or missing
+    WHEN it is executed
+    THEN the client is told it is a ValidationError, not an internal failure, and no Lambda runs
+    """
+    invoke = FakeLambda()
+
+    outcome = Executor(SCHEMA, invoke).execute(query, variables, None, API_KEY_CALLER)
+
+    assert outcome.response["data"] is None
+    [error] = outcome.response["errors"]
+    assert error["errorType"] == "ValidationError"
+    assert named in error["message"]
+    assert invoke.events == []
