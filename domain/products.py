@@ -17,7 +17,9 @@ from domain.errors import InsufficientStock, ValidationError
 MAX_NAME = 200
 MAX_DESCRIPTION = 4000
 MAX_CATEGORY = 100
+# GraphQL's Int is 32-bit: a larger number could be stored but never read back.
 MAX_PRICE_CENTS = 2**31 - 1
+MAX_STOCK = 2**31 - 1
 SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
 
@@ -109,9 +111,14 @@ def adjust_stock(product: Product, delta: int, now: str) -> Product:
             f"Product {product.id} has {product.stock} in stock; cannot remove {-delta}.",
             {"productId": product.id, "stock": product.stock, "delta": delta},
         )
-    return replace(
-        product, stock=product.stock + delta, version=product.version + 1, updated_at=now
-    )
+    stock = product.stock + delta
+    if stock > MAX_STOCK:
+        raise ValidationError(
+            f"Product {product.id} has {product.stock} in stock; adding {delta} would pass "
+            f"the limit of {MAX_STOCK}.",
+            {"productId": product.id, "stock": product.stock, "delta": delta},
+        )
+    return replace(product, stock=stock, version=product.version + 1, updated_at=now)
 
 
 def _text(field: str, value: object) -> str:
@@ -174,8 +181,11 @@ def _check_currency(currency: object) -> str:
 
 
 def _check_stock(stock: object) -> None:
-    if _whole("stock", stock) < 0:
+    count = _whole("stock", stock)
+    if count < 0:
         raise ValidationError("stock must not be negative.")
+    if count > MAX_STOCK:
+        raise ValidationError(f"stock must be at most {MAX_STOCK}.")
 
 
 def camel(name: str) -> str:

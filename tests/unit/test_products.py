@@ -303,3 +303,18 @@ def test_adjust_stock_retries_after_a_concurrent_write_and_keeps_both() -> None:
 
     assert (adjusted.stock, adjusted.version) == (45, 3)
     assert [item["data"].get("delta") for item in store.events] == [None, 10, -5]
+
+
+def test_stock_cannot_pass_what_graphql_can_return(
+    store: FakeWriteStore, deps: Dependencies
+) -> None:
+    """GIVEN a product at the 32-bit stock limit WHEN one more unit is added THEN
+    ValidationError, and nothing is written (the view would be unreadable as an Int)."""
+    product = handle(replace(MUG, stock=2**31 - 1), deps)
+    before = snapshot(store)
+
+    with pytest.raises(ValidationError, match="limit"):
+        handle(AdjustStock(product.id, 1), deps)
+    with pytest.raises(ValidationError, match="at most"):
+        handle(replace(MUG, sku="MUG-9", stock=2**31), deps)
+    assert snapshot(store) == before

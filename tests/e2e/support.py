@@ -1,0 +1,198 @@
+"""Helpers for e2e tests: start ``gateway dev``, talk to it over HTTP, wait on conditions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+READY = "gateway dev: ready"
+STOPPED = "gateway dev: stopped"
+START_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 15.0
+LEAK_MARKERS = ("Traceback", "botocore", 'File "', "/work/")
+ERROR_KEYS = {"message", "errorType", "path", "locations", "errorInfo"}
+
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], timeout: float, what: str = "condition") -> T:
+    """Poll ``predicate`` until it returns something truthy, with bounded waits between polls.
+
+    Returns the truthy value, so a test can wait for and read a result in one step.
+    """
+    pause = threading.Event()
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        pause.wait(0.05)
+
+
+def post(
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """POST one GraphQL request; ``(HTTP status, JSON body)`` whatever the status."""
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    return post_raw(url, body, headers)
+
+
+def post_raw(
+    url: str, body: bytes, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, Any]]:
+    """POST bytes as they are, so tests can send what no client library would."""
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"content-type": "application/json", **(headers or {})},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def unique(prefix: str) -> str:
+    """A name no other test (or earlier run against the same state) uses."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def port_is_free(port: int, host: str = "127.0.0.1", *, as_a_server: bool = False) -> bool:
+    """Whether ``port`` can be bound now.
+
+    ``as_a_server`` binds as uvicorn does, with SO_REUSEADDR: connections the old server
+    closed linger in TIME_WAIT, which stops a plain bind but not a restarted server.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if as_a_server:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_base_port(count: int = 2, attempts: int = 50) -> int:
+    """A port P such that P .. P+count-1 are all free on loopback right now."""
+    for _ in range(attempts):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            base = int(probe.getsockname()[1])
+        if base + count <= 65535 and all(port_is_free(base + i) for i in range(count)):
+            return base
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
+@dataclass
+class Gateway:
+    """A running ``gateway dev``: its process, its output, and what it announced."""
+
+    process: subprocess.Popen[bytes]
+    output: Path
+    port: int
+    urls: dict[str, str] = field(default_factory=dict)
+    api_key: str = ""
+
+    @property
+    def primary(self) -> str:
+        return self.urls["us-east-1"]
+
+    @property
+    def replica(self) -> str:
+        return self.urls["eu-west-1"]
+
+    def text(self) -> str:
+        return self.output.read_text(errors="replace")
+
+    def ws_url(self, region: str) -> str:
+        return self.urls[region].replace("http://", "ws://", 1)
+
+    def key(self) -> dict[str, str]:
+        return {"x-api-key": self.api_key}
+
+    def query(self, url: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+        """Run an API-key request that must succeed; return its ``data``."""
+        status, body = post(url, query, variables, self.key())
+        assert status == 200, (status, body)
+        assert not body.get("errors"), body
+        return body["data"]
+
+
+def start_gateway(output: Path, port: int, *extra: str) -> Gateway:
+    """Start ``gateway dev`` on ``port`` and wait until it says it is ready."""
+    command = [sys.executable, "-m", "emulator.cli", "dev", "--port", str(port), *extra]
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, env=environment
+        )
+    gateway = Gateway(process, output, port)
+
+    def announced() -> bool:
+        if process.poll() is not None:
+            raise AssertionError(f"gateway dev exited with {process.returncode}:\n{gateway.text()}")
+        return READY in gateway.text() and "API key" in gateway.text()
+
+    try:
+        wait_until(announced, START_TIMEOUT_S, "gateway dev to be ready")
+    except BaseException:
+        stop_gateway(gateway)
+        raise
+    for line in gateway.text().splitlines():
+        words = line.split()
+        if len(words) == 3 and words[1] in ("primary", "replica"):
+            gateway.urls[words[0]] = words[2]
+        elif line.strip().startswith("API key"):
+            gateway.api_key = words[-1]
+    return gateway
+
+
+def stop_gateway(gateway: Gateway) -> int:
+    """Ctrl-C the gateway and wait for it; return its exit code."""
+    if gateway.process.poll() is None:
+        gateway.process.send_signal(signal.SIGINT)
+    try:
+        return gateway.process.wait(STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        gateway.process.kill()
+        gateway.process.wait(STOP_TIMEOUT_S)
+        raise AssertionError(f"gateway dev ignored SIGINT for {STOP_TIMEOUT_S} s") from None
+
+
+def assert_clean_error(error: dict[str, Any]) -> None:
+    """An error in AppSync's shape that tells a client nothing about our insides."""
+    assert error.keys() >= ERROR_KEYS, error
+    for marker in LEAK_MARKERS:
+        assert marker not in str(error.get("message")), error
+        assert marker not in json.dumps(error.get("errorInfo")), error
+
+
+def error_type(status: int, body: dict[str, Any]) -> str:
+    """The single error's type, after checking the answer is well-formed and not a 5xx."""
+    assert status < 500, (status, body)
+    errors = body.get("errors") or []
+    assert len(errors) == 1, body
+    assert_clean_error(errors[0])
+    return str(errors[0]["errorType"])
