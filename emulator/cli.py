@@ -20,6 +20,7 @@ from emulator.auth import (
 )
 from emulator.deployment import LocalDeployment, Topology
 from emulator.http import build_app
+from emulator.seed import seed
 
 DEFAULT_REGIONS = "us-east-1,eu-west-1"
 
@@ -48,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         "--replication-lag-ms", type=int, default=0, help="delay before replicas see a write"
     )
     dev.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key clients send")
+    dev.add_argument("--seed", action="store_true", help="create a few sample products at start")
     dev.add_argument("--iam-access-key-id", default=DEFAULT_ACCESS_KEY_ID)
     dev.add_argument("--iam-secret-access-key", default=DEFAULT_SECRET_ACCESS_KEY)
     return parser
@@ -69,6 +71,9 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     deployment = LocalDeployment(topology, credentials)
     try:
         deployment.start()
+        if args.seed:
+            seeded = seed(deployment.settings[0])
+            print(f"gateway dev: seeded {seeded} sample products", flush=True)
         servers = [
             _QuietServer(
                 uvicorn.Config(
