@@ -10,9 +10,10 @@ from typing import Any
 
 from domain import records
 from domain.commands import AdjustStock, Command, CreateProduct, UpdateProduct
+from domain.data import camel
 from domain.errors import NotFound, ValidationError, VersionConflict
 from domain.events import ProductCreated, ProductUpdated, StockAdjusted
-from domain.products import Product, adjust_stock, camel, new_product, revise
+from domain.products import Product, adjust_stock, new_product, revise
 from domain.store import Change, ClaimTaken, WriteStore
 
 STOCK_RETRIES = 5

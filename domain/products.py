@@ -8,18 +8,18 @@ Write-table keys: state at ``PRODUCT#<id>`` / ``STATE``, events at
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
+from domain import rules
+from domain.data import camel, from_data, to_data
 from domain.errors import InsufficientStock, ValidationError
 
 MAX_NAME = 200
 MAX_DESCRIPTION = 4000
 MAX_CATEGORY = 100
-# GraphQL's Int is 32-bit: a larger number could be stored but never read back.
-MAX_PRICE_CENTS = 2**31 - 1
-MAX_STOCK = 2**31 - 1
+MAX_PRICE_CENTS = rules.MAX_INT
+MAX_STOCK = rules.MAX_INT
 SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
 
@@ -42,12 +42,13 @@ class Product:
 
     def to_data(self) -> dict[str, Any]:
         """The GraphQL-shaped (camelCase) form stored in items and events."""
-        return {camel(key): value for key, value in asdict(self).items()}
+        data: dict[str, Any] = to_data(self)
+        return data
 
     @classmethod
     def from_data(cls, data: dict[str, Any]) -> Product:
         """Inverse of :meth:`to_data`."""
-        return cls(**{key: data[camel(key)] for key in cls.__dataclass_fields__})
+        return from_data(cls, data)
 
 
 def new_product(
@@ -68,9 +69,9 @@ def new_product(
     product = Product(
         id=product_id,
         sku=sku,
-        name=_clean_name(name),
-        description=_check_length("description", description, MAX_DESCRIPTION),
-        category=_clean_category(category),
+        name=rules.visible_text("name", name, MAX_NAME),
+        description=rules.bounded_text("description", description, MAX_DESCRIPTION),
+        category=rules.visible_text("category", category, MAX_CATEGORY),
         price_cents=_check_price(price_cents),
         currency=_check_currency(currency),
         stock=stock,
@@ -86,11 +87,11 @@ def revise(product: Product, changes: dict[str, Any], now: str) -> Product:
     checked: dict[str, Any] = {}
     for field, value in changes.items():
         if field == "name":
-            checked["name"] = _clean_name(value)
+            checked["name"] = rules.visible_text("name", value, MAX_NAME)
         elif field == "description":
-            checked["description"] = _check_length("description", value, MAX_DESCRIPTION)
+            checked["description"] = rules.bounded_text("description", value, MAX_DESCRIPTION)
         elif field == "category":
-            checked["category"] = _clean_category(value)
+            checked["category"] = rules.visible_text("category", value, MAX_CATEGORY)
         elif field == "price_cents":
             checked["price_cents"] = _check_price(value)
         elif field == "currency":
@@ -104,7 +105,7 @@ def revise(product: Product, changes: dict[str, Any], now: str) -> Product:
 
 def adjust_stock(product: Product, delta: int, now: str) -> Product:
     """Move stock by ``delta``; stock never goes below zero."""
-    if _whole("delta", delta) == 0:
+    if rules.whole("delta", delta) == 0:
         raise ValidationError("delta must not be 0.")
     if product.stock + delta < 0:
         raise InsufficientStock(
@@ -121,74 +122,31 @@ def adjust_stock(product: Product, delta: int, now: str) -> Product:
     return replace(product, stock=stock, version=product.version + 1, updated_at=now)
 
 
-def _text(field: str, value: object) -> str:
-    if not isinstance(value, str):
-        raise ValidationError(f"{camel(field)} must be a string.")
-    return value
-
-
-def _whole(field: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValidationError(f"{camel(field)} must be a whole number.")
-    return value
-
-
-def _clean_name(name: object) -> str:
-    name = _text("name", name).strip()
-    if not _visible(name):
-        raise ValidationError("name must not be empty.")
-    return _check_length("name", name, MAX_NAME)
-
-
-def _clean_category(category: object) -> str:
-    category = _text("category", category).strip()
-    if not _visible(category):
-        raise ValidationError("category must not be empty.")
-    return _check_length("category", category, MAX_CATEGORY)
-
-
-def _visible(text: str) -> bool:
-    # strip() leaves zero-width and other format characters, which render as nothing.
-    return any(unicodedata.category(char)[0] not in "CZ" for char in text)
-
-
-def _check_length(field: str, value: object, limit: int) -> str:
-    value = _text(field, value)
-    if len(value) > limit:
-        raise ValidationError(f"{field} must be at most {limit} characters.")
-    return value
-
-
 def _check_sku(sku: object) -> None:
-    if not SKU_PATTERN.fullmatch(_text("sku", sku)):
+    if not SKU_PATTERN.fullmatch(rules.text("sku", sku)):
         raise ValidationError(
             "sku must be 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit."
         )
 
 
 def _check_price(price_cents: object) -> int:
-    price_cents = _whole("price_cents", price_cents)
+    price_cents = rules.whole("price_cents", price_cents)
     if not 0 < price_cents <= MAX_PRICE_CENTS:
         raise ValidationError("priceCents must be greater than 0.")
     return price_cents
 
 
 def _check_currency(currency: object) -> str:
-    currency = _text("currency", currency)
+    currency = rules.text("currency", currency)
     if not CURRENCY_PATTERN.fullmatch(currency):
         raise ValidationError("currency must be an ISO 4217 code such as USD or EUR.")
     return currency
 
 
 def _check_stock(stock: object) -> None:
-    count = _whole("stock", stock)
+    count = rules.whole("stock", stock)
     if count < 0:
         raise ValidationError("stock must not be negative.")
     if count > MAX_STOCK:
         raise ValidationError(f"stock must be at most {MAX_STOCK}.")
 
-
-def camel(name: str) -> str:
-    """``price_cents`` -> ``priceCents``: the GraphQL (and stored) spelling."""
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
