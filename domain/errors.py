@@ -25,7 +25,23 @@ class NotFound(GatewayError):
 
 
 class VersionConflict(GatewayError):
-    """The caller's ``expectedVersion`` is not the current version."""
+    """The caller's ``expectedVersion`` is not the current version.
+
+    ``kind`` and ``aggregate_id`` name the aggregate that moved, so a handler whose
+    transaction touched several can tell a stale client from a lost race.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        info: dict[str, object] | None = None,
+        *,
+        kind: str | None = None,
+        aggregate_id: str | None = None,
+    ) -> None:
+        super().__init__(message, info)
+        self.kind = kind
+        self.aggregate_id = aggregate_id
 
 
 class InsufficientStock(GatewayError):

@@ -1,16 +1,21 @@
 """Events: what happened, in the past tense, and their write-table items.
 
-Every product event carries the whole product as it stood after the event. A
-projection can then apply any event on its own, and keep the newest version, whatever
-order the stream delivers them in.
+Every event carries its whole aggregate as it stood after the event, plus what
+changed. A projection can then apply any event on its own and keep the newest version,
+whatever order the stream delivers them in.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import typing
 from dataclasses import dataclass
 from typing import Any
 
 from domain import records
+from domain.customers import Customer
+from domain.data import camel, to_data
+from domain.orders import Order
 from domain.products import Product
 
 
@@ -34,34 +39,101 @@ class StockAdjusted:
     correlation_id: str = ""
 
 
-Event = ProductCreated | ProductUpdated | StockAdjusted
+@dataclass(frozen=True)
+class StockReserved:
+    """An order took ``quantity`` units of the product."""
 
-EVENT_TYPES: dict[str, type[ProductCreated] | type[ProductUpdated] | type[StockAdjusted]] = {
-    cls.__name__: cls for cls in (ProductCreated, ProductUpdated, StockAdjusted)
+    product: Product
+    order_id: str
+    quantity: int
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True)
+class StockReleased:
+    """A cancelled order gave ``quantity`` units back."""
+
+    product: Product
+    order_id: str
+    quantity: int
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True)
+class CustomerRegistered:
+    customer: Customer
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True)
+class OrderPlaced:
+    order: Order
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True)
+class OrderShipped:
+    order: Order
+    correlation_id: str = ""
+
+
+@dataclass(frozen=True)
+class OrderCancelled:
+    order: Order
+    correlation_id: str = ""
+
+
+ProductEvent = ProductCreated | ProductUpdated | StockAdjusted | StockReserved | StockReleased
+OrderEvent = OrderPlaced | OrderShipped | OrderCancelled
+Event = ProductEvent | CustomerRegistered | OrderEvent
+
+_AGGREGATE_KINDS = {Product: records.PRODUCT, Customer: records.CUSTOMER, Order: records.ORDER}
+EVENT_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls
+    for cls in (
+        ProductCreated,
+        ProductUpdated,
+        StockAdjusted,
+        StockReserved,
+        StockReleased,
+        CustomerRegistered,
+        OrderPlaced,
+        OrderShipped,
+        OrderCancelled,
+    )
 }
+
+
+def aggregate_of(event: Event) -> Product | Customer | Order:
+    """The aggregate an event carries: always its first field."""
+    aggregate: Product | Customer | Order = getattr(event, dataclasses.fields(event)[0].name)
+    return aggregate
 
 
 def version_of(event: Event) -> int:
     """The aggregate version this event produced: its position in the aggregate's history."""
-    return event.product.version
+    return aggregate_of(event).version
 
 
 def to_item(event: Event) -> dict[str, Any]:
     """The event as a write-table item; the stream carries exactly this."""
-    product = event.product
-    data: dict[str, Any] = {"product": product.to_data()}
-    if isinstance(event, ProductUpdated):
-        data["changed"] = list(event.changed)
-    elif isinstance(event, StockAdjusted):
-        data["delta"] = event.delta
+    aggregate = aggregate_of(event)
+    kind = _AGGREGATE_KINDS[type(aggregate)]
+    data = {
+        camel(field.name): to_data(getattr(event, field.name))
+        for field in dataclasses.fields(event)
+        if field.name != "correlation_id"
+    }
     return {
-        **records.event_key(records.PRODUCT, product.id, product.version),
+        **records.event_key(kind, aggregate.id, aggregate.version),
         records.RECORD_KIND: records.EVENT_RECORD,
         "eventType": type(event).__name__,
-        "aggregateType": records.PRODUCT,
-        "aggregateId": product.id,
-        "version": product.version,
-        "occurredAt": product.updated_at,
+        "aggregateType": kind,
+        "aggregateId": aggregate.id,
+        "version": aggregate.version,
+        "occurredAt": aggregate.updated_at
+        if not isinstance(aggregate, Customer)
+        else aggregate.created_at,
         "correlationId": event.correlation_id,
         "data": data,
     }
@@ -73,17 +145,28 @@ def from_item(item: dict[str, Any]) -> Event:
     Raises
     ------
     ValueError
-        The item is not an event this code knows: a poison record.
+        The item is not an event this code knows, or is malformed: a poison record.
     """
     item = records.plain(item)
-    event_type = item.get("eventType")
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {event_type!r}")
-    data = item["data"]
-    product = Product.from_data(data["product"])
-    correlation_id = str(item.get("correlationId", ""))
-    if event_type == "ProductUpdated":
-        return ProductUpdated(product, tuple(data["changed"]), correlation_id)
-    if event_type == "StockAdjusted":
-        return StockAdjusted(product, int(data["delta"]), correlation_id)
-    return ProductCreated(product, correlation_id)
+    cls = EVENT_TYPES.get(item.get("eventType"))  # type: ignore[arg-type]
+    if cls is None:
+        raise ValueError(f"unknown event type {item.get('eventType')!r}")
+    hints = typing.get_type_hints(cls)
+    data = item.get("data")
+    if not isinstance(data, dict):
+        raise ValueError("event item has no data")
+    values: dict[str, Any] = {"correlation_id": str(item.get("correlationId", ""))}
+    try:
+        for field in dataclasses.fields(cls):
+            if field.name == "correlation_id":
+                continue
+            hint, value = hints[field.name], data[camel(field.name)]
+            if hint in _AGGREGATE_KINDS:
+                value = hint.from_data(value)
+            elif typing.get_origin(hint) is tuple:
+                value = tuple(value)
+            values[field.name] = value
+    except (KeyError, TypeError) as error:
+        raise ValueError(f"malformed {cls.__name__} item: {error}") from error
+    event: Event = cls(**values)
+    return event

@@ -149,4 +149,3 @@ def _check_stock(stock: object) -> None:
         raise ValidationError("stock must not be negative.")
     if count > MAX_STOCK:
         raise ValidationError(f"stock must be at most {MAX_STOCK}.")
-

@@ -25,7 +25,11 @@ EVENT_RECORD = "EVENT"
 AGGREGATE_RECORD = "AGGREGATE"
 
 PRODUCT = "PRODUCT"
+CUSTOMER = "CUSTOMER"
+ORDER = "ORDER"
 SKU = "SKU"
+EMAIL = "EMAIL"
+IDEMPOTENCY = "IDEMPOTENCY"
 
 
 def aggregate_pk(kind: str, aggregate_id: str) -> str:

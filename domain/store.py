@@ -44,8 +44,11 @@ class WriteStore(Protocol):
     def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
         """The aggregate's state, read consistently, or None."""
 
-    def commit(self, change: Change) -> None:
-        """Write the change atomically, or raise VersionConflict / ClaimTaken."""
+    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The states of several aggregates, read consistently, by id (missing ones left out)."""
+
+    def commit(self, *changes: Change) -> None:
+        """Write every change atomically, or raise VersionConflict / ClaimTaken."""
 
 
 class DynamoWriteStore:
@@ -75,33 +78,62 @@ class DynamoWriteStore:
         item = answer.get("Item")
         return None if item is None else _decode(item)
 
-    def commit(self, change: Change) -> None:
-        state = {
-            **records.state_key(change.kind, change.aggregate_id),
-            **change.state,
-            records.RECORD_KIND: records.AGGREGATE_RECORD,
-        }
-        operations: list[dict[str, Any]] = [
-            {"Put": self._state_put(state, change.expected_version)}
-        ]
-        operations += [{"Put": self._new_put(events.to_item(event))} for event in change.events]
-        claims_start = len(operations)
-        operations += [{"Put": self._new_put(claim)} for claim in change.claims]
+    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The states of several aggregates, read consistently in one request, by id."""
+        keys = [_encode(records.state_key(kind, aggregate_id)) for aggregate_id in aggregate_ids]
+        found: dict[str, dict[str, Any]] = {}
+        request = {self._table: {"Keys": keys, "ConsistentRead": True}}
+        try:
+            while request:
+                answer = self.client.batch_get_item(RequestItems=request)
+                for item in answer.get("Responses", {}).get(self._table, []):
+                    state = _decode(item)
+                    found[state["id"]] = state
+                request = answer.get("UnprocessedKeys") or {}
+        except (BotoCoreError, ClientError) as error:
+            raise _unavailable(error) from error
+        return found
+
+    def commit(self, *changes: Change) -> None:
+        operations: list[dict[str, Any]] = []
+        # What each operation's failed condition would mean, by position.
+        meaning: list[tuple[Change, dict[str, str] | None]] = []
+        for change in changes:
+            state = {
+                **records.state_key(change.kind, change.aggregate_id),
+                **change.state,
+                records.RECORD_KIND: records.AGGREGATE_RECORD,
+            }
+            operations.append({"Put": self._state_put(state, change.expected_version)})
+            meaning.append((change, None))
+            for event in change.events:
+                operations.append({"Put": self._new_put(events.to_item(event))})
+                meaning.append((change, None))
+            for claim in change.claims:
+                operations.append({"Put": self._new_put(claim)})
+                meaning.append((change, claim))
         try:
             self.client.transact_write_items(TransactItems=operations)
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise _unavailable(error) from error
-            reasons = error.response.get("CancellationReasons", [])
-            codes = [reason.get("Code") for reason in reasons]
-            for index, code in enumerate(codes[claims_start:]):
-                if code == "ConditionalCheckFailed":
-                    raise ClaimTaken(change.claims[index]) from error
-            if (codes and codes[0] == "ConditionalCheckFailed") or not codes:
+            reasons = error.response.get("CancellationReasons") or []
+            failed = [
+                meaning[index]
+                for index, reason in enumerate(reasons[: len(meaning)])
+                if reason.get("Code") == "ConditionalCheckFailed"
+            ]
+            for _, taken in failed:
+                if taken is not None:
+                    raise ClaimTaken(taken) from error
+            if failed or not reasons:
+                change = failed[0][0] if failed else changes[0]
                 raise VersionConflict(
                     f"{change.kind.title()} {change.aggregate_id} changed since version "
                     f"{change.expected_version} was read; read it again and retry.",
                     {"expectedVersion": change.expected_version},
+                    kind=change.kind,
+                    aggregate_id=change.aggregate_id,
                 ) from error
             raise _unavailable(error) from error
         except BotoCoreError as error:

@@ -55,35 +55,46 @@ class FakeWriteStore:
         item = self.items.get(_key(records.state_key(kind, aggregate_id)))
         return None if item is None else stored(item)
 
-    def commit(self, change: Change) -> None:
+    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
+        found = {aggregate_id: self.load(kind, aggregate_id) for aggregate_id in aggregate_ids}
+        return {aggregate_id: state for aggregate_id, state in found.items() if state}
+
+    def commit(self, *changes: Change) -> None:
         """All or nothing, checked in the order DynamoWriteStore reports failures."""
-        state = stored(
-            {
-                **records.state_key(change.kind, change.aggregate_id),
-                **change.state,
-                records.RECORD_KIND: records.AGGREGATE_RECORD,
-            }
-        )
-        event_items = [stored(events.to_item(event)) for event in change.events]
-        claims = [stored(claim) for claim in change.claims]
-        for claim in change.claims:
-            if _key(claim) in self.items:
-                raise ClaimTaken(claim)
-        current = self.items.get(_key(state))
-        if change.expected_version == 0:
-            state_ok = current is None
-        else:
-            state_ok = current is not None and current.get("version") == change.expected_version
-        if not state_ok:
-            raise VersionConflict(
-                f"{change.kind.title()} {change.aggregate_id} changed since version "
-                f"{change.expected_version} was read; read it again and retry.",
-                {"expectedVersion": change.expected_version},
+        written: list[dict[str, Any]] = []
+        event_items: list[dict[str, Any]] = []
+        for change in changes:
+            for claim in change.claims:
+                if _key(claim) in self.items:
+                    raise ClaimTaken(claim)
+        for change in changes:
+            state = stored(
+                {
+                    **records.state_key(change.kind, change.aggregate_id),
+                    **change.state,
+                    records.RECORD_KIND: records.AGGREGATE_RECORD,
+                }
             )
-        if any(_key(item) in self.items for item in event_items):
-            # DynamoWriteStore maps a failed event put (state put fine) to this.
-            raise PrimaryUnavailable("event item already exists")
-        for item in [state, *event_items, *claims]:
+            current = self.items.get(_key(state))
+            if change.expected_version == 0:
+                state_ok = current is None
+            else:
+                state_ok = current is not None and current.get("version") == change.expected_version
+            if not state_ok:
+                raise VersionConflict(
+                    f"{change.kind.title()} {change.aggregate_id} changed since version "
+                    f"{change.expected_version} was read; read it again and retry.",
+                    {"expectedVersion": change.expected_version},
+                    kind=change.kind,
+                    aggregate_id=change.aggregate_id,
+                )
+            items = [stored(events.to_item(event)) for event in change.events]
+            if any(_key(item) in self.items for item in items):
+                # DynamoWriteStore maps a failed event put (state put fine) to this.
+                raise PrimaryUnavailable("event item already exists")
+            event_items += items
+            written += [state, *items, *(stored(claim) for claim in change.claims)]
+        for item in written:
             self.items[_key(item)] = item
         self.events.extend(event_items)
         self.commits += 1

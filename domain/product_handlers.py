@@ -1,0 +1,100 @@
+"""Handlers for product commands."""
+
+from __future__ import annotations
+
+from domain import records
+from domain.commands import AdjustStock, CreateProduct, UpdateProduct
+from domain.data import camel
+from domain.dependencies import Dependencies
+from domain.errors import NotFound, ValidationError, VersionConflict
+from domain.events import ProductCreated, ProductUpdated, StockAdjusted
+from domain.products import Product, adjust_stock, new_product, revise
+from domain.store import Change, ClaimTaken
+
+STOCK_RETRIES = 5
+
+
+def create_product(command: CreateProduct, deps: Dependencies) -> Product:
+    product = new_product(
+        product_id=deps.ids(),
+        sku=command.sku,
+        name=command.name,
+        description=command.description,
+        category=command.category,
+        price_cents=command.price_cents,
+        currency=command.currency,
+        stock=command.stock,
+        now=deps.clock(),
+    )
+    sku_claim = {**records.state_key(records.SKU, product.sku), "productId": product.id}
+    change = Change(
+        kind=records.PRODUCT,
+        aggregate_id=product.id,
+        state=product.to_data(),
+        expected_version=0,
+        events=[ProductCreated(product, deps.correlation_id)],
+        claims=[sku_claim],
+    )
+    try:
+        deps.store.commit(change)
+    except ClaimTaken as taken:
+        raise ValidationError(
+            f"sku {product.sku} is already used by another product.", {"sku": product.sku}
+        ) from taken
+    return product
+
+
+def update_product(command: UpdateProduct, deps: Dependencies) -> Product:
+    current = load_product(command.product_id, deps)
+    if current.version != command.expected_version:
+        raise VersionConflict(
+            f"Product {current.id} is at version {current.version}, "
+            f"not {command.expected_version}; read it again and retry.",
+            {"expectedVersion": command.expected_version, "currentVersion": current.version},
+        )
+    product = revise(current, command.changes, deps.clock())
+    changed = tuple(sorted(camel(field) for field in command.changes))
+    _commit(current, product, ProductUpdated(product, changed, deps.correlation_id), deps)
+    return product
+
+
+def adjust_product_stock(command: AdjustStock, deps: Dependencies) -> Product:
+    # No expectedVersion here: a stock move commutes, so a lost race is retried with
+    # the fresh version instead of being handed back to the caller.
+    for attempt in range(STOCK_RETRIES):
+        current = load_product(command.product_id, deps)
+        product = adjust_stock(current, command.delta, deps.clock())
+        try:
+            _commit(
+                current, product, StockAdjusted(product, command.delta, deps.correlation_id), deps
+            )
+        except VersionConflict:
+            if attempt == STOCK_RETRIES - 1:
+                raise
+            continue
+        return product
+    raise AssertionError("unreachable")
+
+
+def load_product(product_id: str, deps: Dependencies) -> Product:
+    state = deps.store.load(records.PRODUCT, product_id)
+    if state is None:
+        raise NotFound(f"Product {product_id} does not exist.", {"id": product_id})
+    return Product.from_data(state)
+
+
+def _commit(
+    current: Product,
+    product: Product,
+    event: ProductCreated | ProductUpdated | StockAdjusted,
+    deps: Dependencies,
+) -> None:
+    deps.store.commit(
+        Change(
+            kind=records.PRODUCT,
+            aggregate_id=product.id,
+            state=product.to_data(),
+            expected_version=current.version,
+            events=[event],
+        )
+    )
