@@ -110,6 +110,12 @@ def aggregate_of(event: Event) -> Product | Customer | Order:
     return aggregate
 
 
+def occurred_at(event: Event) -> str:
+    """When the event was written: its aggregate's last change."""
+    aggregate = aggregate_of(event)
+    return aggregate.created_at if isinstance(aggregate, Customer) else aggregate.updated_at
+
+
 def version_of(event: Event) -> int:
     """The aggregate version this event produced: its position in the aggregate's history."""
     return aggregate_of(event).version
@@ -131,9 +137,7 @@ def to_item(event: Event) -> dict[str, Any]:
         "aggregateType": kind,
         "aggregateId": aggregate.id,
         "version": aggregate.version,
-        "occurredAt": aggregate.updated_at
-        if not isinstance(aggregate, Customer)
-        else aggregate.created_at,
+        "occurredAt": occurred_at(event),
         "correlationId": event.correlation_id,
         "data": data,
     }

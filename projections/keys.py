@@ -12,6 +12,11 @@ Projection items
 * product view: ``pk = "PRODUCT#<id>"``, ``sk = "VIEW"``; listed through
   ``byCategory`` (``categoryKey = "CATEGORY#<category>"``, ``listKey = <id>``) and
   ``byKind`` (``kind = "PRODUCT"``, ``listKey = <id>``);
+* customer view: ``pk = "CUSTOMER#<id>"``, ``sk = "VIEW"``, with its counters and
+  recent orders;
+* order view: ``pk = "ORDER#<id>"``, ``sk = "VIEW"``; listed newest first through
+  ``byCustomer`` (``customerKey = "CUSTOMER#<id>"``, ``placedKey = "<placedAt>#<id>"``)
+  and ``byCustomerStatus`` (``customerStatusKey = "CUSTOMER#<id>#STATUS#<status>"``);
 * progress: ``pk = "META"``, ``sk = "PROGRESS"``, the region's projection lag.
 """
 
@@ -28,21 +33,52 @@ from domain.records import (  # noqa: F401  (re-exported: the write table's keys
 PROJECTION_TABLE = "gateway-projections"
 VIEW_SORT_KEY = "VIEW"
 PRODUCT_KIND = "PRODUCT"
+CUSTOMER_KIND = "CUSTOMER"
+ORDER_KIND = "ORDER"
 
 CATEGORY_INDEX = "byCategory"
 CATEGORY_KEY = "categoryKey"
 KIND_INDEX = "byKind"
 KIND_KEY = "kind"
 LIST_KEY = "listKey"
+CUSTOMER_ORDERS_INDEX = "byCustomer"
+CUSTOMER_KEY = "customerKey"
+CUSTOMER_STATUS_INDEX = "byCustomerStatus"
+CUSTOMER_STATUS_KEY = "customerStatusKey"
+PLACED_KEY = "placedKey"
 
 INDEXES = {
     CATEGORY_INDEX: (CATEGORY_KEY, LIST_KEY),
     KIND_INDEX: (KIND_KEY, LIST_KEY),
+    CUSTOMER_ORDERS_INDEX: (CUSTOMER_KEY, PLACED_KEY),
+    CUSTOMER_STATUS_INDEX: (CUSTOMER_STATUS_KEY, PLACED_KEY),
 }
 
 
+def _view_key(kind: str, view_id: str) -> dict[str, str]:
+    return {PARTITION_KEY: f"{kind}#{view_id}", SORT_KEY: VIEW_SORT_KEY}
+
+
 def product_view_key(product_id: str) -> dict[str, str]:
-    return {PARTITION_KEY: f"{PRODUCT_KIND}#{product_id}", SORT_KEY: VIEW_SORT_KEY}
+    return _view_key(PRODUCT_KIND, product_id)
+
+
+def customer_view_key(customer_id: str) -> dict[str, str]:
+    return _view_key(CUSTOMER_KIND, customer_id)
+
+
+def order_view_key(order_id: str) -> dict[str, str]:
+    return _view_key(ORDER_KIND, order_id)
+
+
+def customer_orders_key(customer_id: str, status: str | None = None) -> str:
+    """An order's place in its customer's listing; with a status, in that status's."""
+    listing = customer_view_key(customer_id)[PARTITION_KEY]
+    return listing if status is None else f"{listing}#STATUS#{status}"
+
+
+def placed_key(placed_at: str, order_id: str) -> str:
+    return f"{placed_at}#{order_id}"
 
 
 def category_key(category: str) -> str:

@@ -12,7 +12,11 @@ import urllib.request
 from typing import Any, Protocol
 
 PRODUCT_FIELDS = "id sku name description category priceCents currency stock version updatedAt"
-_ARGUMENT_TYPES = {
+ORDER_FIELDS = (
+    "id customerId customer { id name email } lines { productId productName quantity "
+    "unitPriceCents lineTotalCents } totalCents currency status version placedAt updatedAt"
+)
+_PRODUCT_ARGUMENTS = {
     "id": "ID!",
     "sku": "String!",
     "name": "String!",
@@ -24,13 +28,32 @@ _ARGUMENT_TYPES = {
     "version": "Int!",
     "updatedAt": "AWSDateTime!",
 }
-PUBLISH_PRODUCT_CHANGED = (
-    "mutation PublishProductChanged("
-    + ", ".join(f"${name}: {kind}" for name, kind in _ARGUMENT_TYPES.items())
-    + ") { publishProductChanged("
-    + ", ".join(f"{name}: ${name}" for name in _ARGUMENT_TYPES)
-    + f") {{ {PRODUCT_FIELDS} }} }}"
+_ORDER_ARGUMENTS = {
+    "id": "ID!",
+    "customerId": "ID!",
+    "customer": "PublishedOrderCustomerInput!",
+    "lines": "[PublishedOrderLineInput!]!",
+    "totalCents": "Int!",
+    "currency": "String!",
+    "status": "OrderStatus!",
+    "version": "Int!",
+    "placedAt": "AWSDateTime!",
+    "updatedAt": "AWSDateTime!",
+}
+
+
+def _publish_mutation(field: str, arguments: dict[str, str], selection: str) -> str:
+    """A publish mutation whose arguments are the published type's fields, as variables."""
+    operation = field[0].upper() + field[1:]
+    declared = ", ".join(f"${name}: {kind}" for name, kind in arguments.items())
+    passed = ", ".join(f"{name}: ${name}" for name in arguments)
+    return f"mutation {operation}({declared}) {{ {field}({passed}) {{ {selection} }} }}"
+
+
+PUBLISH_PRODUCT_CHANGED = _publish_mutation(
+    "publishProductChanged", _PRODUCT_ARGUMENTS, PRODUCT_FIELDS
 )
+PUBLISH_ORDER_CHANGED = _publish_mutation("publishOrderChanged", _ORDER_ARGUMENTS, ORDER_FIELDS)
 
 
 class PublishFailed(Exception):
@@ -40,6 +63,9 @@ class PublishFailed(Exception):
 class Publisher(Protocol):
     def product_changed(self, product: dict[str, Any]) -> None:
         """Tell this region's subscribers that ``product`` changed."""
+
+    def order_changed(self, order: dict[str, Any]) -> None:
+        """Tell this region's subscribers that ``order`` changed."""
 
 
 class AppSyncPublisher:
@@ -62,8 +88,12 @@ class AppSyncPublisher:
         self._timeout = timeout
 
     def product_changed(self, product: dict[str, Any]) -> None:
-        variables = {name: product[name] for name in _ARGUMENT_TYPES}
+        variables = {name: product[name] for name in _PRODUCT_ARGUMENTS}
         self._send(PUBLISH_PRODUCT_CHANGED, variables)
+
+    def order_changed(self, order: dict[str, Any]) -> None:
+        variables = {name: order[name] for name in _ORDER_ARGUMENTS}
+        self._send(PUBLISH_ORDER_CHANGED, variables)
 
     def _send(self, query: str, variables: dict[str, Any]) -> None:
         from botocore.auth import SigV4Auth

@@ -22,6 +22,9 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 )
 
 from domain import events, records
+from domain.customers import Customer
+from domain.orders import Order
+from domain.products import Product
 from projections import builders, keys
 from projections.publish import AppSyncPublisher, Publisher
 from projections.settings import Settings
@@ -69,10 +72,17 @@ class StreamProjector:
             return
         event = events.from_item(image)
         if builders.apply(event, self._table):
-            self._publisher.product_changed(event.product.to_data())
-        occurred_at = event.product.updated_at
+            self._publish(events.aggregate_of(event))
+        occurred_at = events.occurred_at(event)
         if self._newest_applied is None or occurred_at > self._newest_applied:
             self._newest_applied = occurred_at
+
+    def _publish(self, aggregate: Product | Customer | Order) -> None:
+        # Customers have no subscription; their changes reach clients inside orders.
+        if isinstance(aggregate, Product):
+            self._publisher.product_changed(aggregate.to_data())
+        elif isinstance(aggregate, Order):
+            self._publisher.order_changed(aggregate.to_data())
 
     def _record_progress(self, occurred_at: str) -> None:
         # Lag is measured from the write in the primary to the projection here, so it

@@ -55,8 +55,38 @@ class ProjectionTable:
         item = answer.get("Item")
         return None if item is None else decode(item)
 
+    def put_if_revision(self, item: dict[str, Any], revision: int | None) -> bool:
+        """Write a merged view only if nobody wrote it since it was read at ``revision``
+        (None: it did not exist); True if written."""
+        if revision is None:
+            condition, values = "attribute_not_exists(#pk)", None
+        else:
+            condition, values = "#rev = :rev", {":rev": {"N": str(revision)}}
+        request: dict[str, Any] = {
+            "TableName": self.name,
+            "Item": encode(item),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY}
+            if revision is None
+            else {"#rev": "rev"},
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        try:
+            self.client.put_item(**request)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def query_index(
-        self, index: str, partition_value: str, limit: int, start: dict[str, Any] | None
+        self,
+        index: str,
+        partition_value: str,
+        limit: int,
+        start: dict[str, Any] | None,
+        newest_first: bool = False,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One page of an index; returns the items and the key to continue from."""
         partition_attribute = keys.INDEXES[index][0]
@@ -67,6 +97,7 @@ class ProjectionTable:
             "ExpressionAttributeNames": {"#partition": partition_attribute},
             "ExpressionAttributeValues": {":value": {"S": partition_value}},
             "Limit": limit,
+            "ScanIndexForward": not newest_first,
         }
         if start:
             request["ExclusiveStartKey"] = encode(start)

@@ -11,11 +11,11 @@ from aws_lambda_powertools.event_handler import AppSyncResolver
 from domain.store import DynamoWriteStore
 from projections.settings import Settings
 from projections.table import ProjectionTable
-from resolvers import products, region
+from resolvers import customers, orders, products, region
 from resolvers.services import Services
 from resolvers.tokens import TokenSigner
 
-FEATURES = (products, region)
+FEATURES = (products, customers, orders, region)
 
 
 def build_services(settings: Settings) -> Services:

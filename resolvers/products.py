@@ -12,10 +12,9 @@ from domain.errors import ValidationError
 from domain.products import Product
 from projections import readers
 from resolvers.freshness import read_at_least
+from resolvers.pages import connection, page_size
 from resolvers.services import Services
 
-DEFAULT_PAGE = 20
-MAX_PAGE = 100
 _UPDATABLE = {
     "name": "name",
     "description": "description",
@@ -30,10 +29,7 @@ def build_router(services: Services) -> Router:
     router = Router()
 
     def deps() -> handlers.Dependencies:
-        return handlers.Dependencies(
-            store=services.write_store,
-            correlation_id=str(router.context.get("correlation_id", "")),
-        )
+        return services.command_deps(router)
 
     @router.resolver(type_name="Query", field_name="product")
     def product(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
@@ -52,13 +48,10 @@ def build_router(services: Services) -> Router:
     def products(
         category: str | None = None, first: int | None = None, after: str | None = None
     ) -> dict[str, Any]:
-        limit = DEFAULT_PAGE if first is None else first
-        if not 1 <= limit <= MAX_PAGE:
-            raise ValidationError(f"first must be between 1 and {MAX_PAGE}.")
         scope = f"products:{category}"
         start = services.tokens.read(scope, after)
-        items, last = readers.products(services.projections, category, limit, start)
-        return {"items": items, "nextToken": services.tokens.issue(scope, last)}
+        items, last = readers.products(services.projections, category, page_size(first), start)
+        return connection(services.tokens, scope, items, last)
 
     @router.resolver(type_name="Mutation", field_name="createProduct")
     def create_product(input: dict[str, Any]) -> dict[str, Any]:

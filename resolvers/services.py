@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aws_lambda_powertools.event_handler.appsync import Router
+
+from domain.dependencies import Dependencies
 from domain.store import WriteStore
 from projections.settings import Settings
 from projections.table import ProjectionTable
@@ -26,3 +29,8 @@ class Services:
     projections: ProjectionTable
     write_store: WriteStore
     tokens: TokenSigner
+
+    def command_deps(self, router: Router) -> Dependencies:
+        """What a command handler gets for the request ``router`` is serving."""
+        correlation_id = str(router.context.get("correlation_id", ""))
+        return Dependencies(store=self.write_store, correlation_id=correlation_id)

@@ -13,6 +13,7 @@ from strawberry.schema_directive import Location
 from strawberry.types.scalar import ScalarDefinition
 
 AWSDateTime = NewType("AWSDateTime", str)
+AWSEmail = NewType("AWSEmail", str)
 
 # Handed to the root schema's config: AppSync's scalars, by the Python types that stand
 # for them.
@@ -22,7 +23,13 @@ SCALARS: dict[object, ScalarDefinition] = {
         description="An ISO 8601 date and time in UTC, such as 2026-11-23T10:15:30.000Z.",
         serialize=str,
         parse_value=str,
-    )
+    ),
+    AWSEmail: strawberry.scalar(
+        name="AWSEmail",
+        description="An email address, such as ana@example.com.",
+        serialize=str,
+        parse_value=str,
+    ),
 }
 
 

@@ -132,8 +132,24 @@ class FakeProjectionTable(ProjectionTable):
         item = self.items.get(_key(key))
         return None if item is None else stored(item)
 
+    def put_if_revision(self, item: dict[str, Any], revision: int | None) -> bool:
+        """``attribute_not_exists(pk)`` or ``rev = :rev``, as ProjectionTable."""
+        self.calls["put_if_revision"] += 1
+        current = self.items.get(_key(item))
+        if (current is None) != (revision is None):
+            return False
+        if current is not None and current.get("rev") != revision:
+            return False
+        self.items[_key(item)] = stored(item)
+        return True
+
     def query_index(
-        self, index: str, partition_value: str, limit: int, start: dict[str, Any] | None
+        self,
+        index: str,
+        partition_value: str,
+        limit: int,
+        start: dict[str, Any] | None,
+        newest_first: bool = False,
     ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         """One page of a sparse index, ordered by its sort key, then the table key.
 
@@ -151,10 +167,19 @@ class FakeProjectionTable(ProjectionTable):
                 if item.get(partition) == partition_value and sort in item
             ),
             key=lambda item: (item[sort], *_key(item)),
+            reverse=newest_first,
         )
         if start:
             after = (start[sort], *_key(start))
-            matches = [item for item in matches if (item[sort], *_key(item)) > after]
+            matches = [
+                item
+                for item in matches
+                if (
+                    (item[sort], *_key(item)) < after
+                    if newest_first
+                    else (item[sort], *_key(item)) > after
+                )
+            ]
         page = matches[:limit]
         if len(matches) <= limit:
             return [stored(item) for item in page], None

@@ -13,7 +13,8 @@ from domain.commands import AdjustStock, CreateProduct, UpdateProduct
 from domain.events import Event
 from domain.handlers import Dependencies, handle
 from projections import keys, readers
-from projections.builders import apply, product_view
+from projections.builders import apply
+from projections.views import product_view
 
 from .fakes import FakeProjectionTable, FakeWriteStore, SequentialIds, StepClock
 

@@ -1,0 +1,59 @@
+"""Resolvers for customers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler.appsync import Router
+
+from domain import handlers, records
+from domain.commands import RegisterCustomer
+from domain.customers import Customer
+from projections import readers
+from resolvers.freshness import read_at_least
+from resolvers.services import Services
+
+NO_ORDERS: dict[str, Any] = {"orderCount": 0, "lifetimeValueCents": 0, "recentOrders": []}
+
+
+def build_router(services: Services) -> Router:
+    router = Router()
+
+    @router.resolver(type_name="Query", field_name="customer")
+    def customer(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
+        seen: dict[str, dict[str, Any] | None] = {}
+
+        def from_here() -> dict[str, Any] | None:
+            seen["view"] = readers.customer(services.projections, id)
+            return seen["view"]
+
+        def from_primary() -> dict[str, Any] | None:
+            state = services.write_store.load(records.CUSTOMER, id)
+            if state is None:
+                return None
+            # The primary holds the profile; the counters are this region's, the
+            # freshest it has (a profile's version never moves with its orders).
+            counters = seen.get("view") or NO_ORDERS
+            return {
+                "orderCount": counters["orderCount"],
+                "lifetimeValueCents": counters["lifetimeValueCents"],
+                "recentOrders": counters["recentOrders"],
+                **Customer.from_data(state).to_data(),
+            }
+
+        return read_at_least(
+            minVersion,
+            from_here,
+            from_primary,
+            services.settings.min_version_wait_ms / 1000,
+        )
+
+    @router.resolver(type_name="Mutation", field_name="registerCustomer")
+    def register_customer(input: dict[str, Any]) -> dict[str, Any]:
+        command = RegisterCustomer(
+            email=input["email"], name=input["name"], customer_id=input.get("id")
+        )
+        registered: Customer = handlers.handle(command, services.command_deps(router))
+        return {**registered.to_data(), **NO_ORDERS}
+
+    return router

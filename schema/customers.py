@@ -1,0 +1,64 @@
+"""Customers: who places orders, with their counters and recent orders."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from schema.aws import AwsApiKey, AWSDateTime, AWSEmail, resolved_by_lambda
+
+if TYPE_CHECKING:
+    from schema.orders import Order
+
+
+@strawberry.type(
+    description="A customer, as this region's projection holds it.", directives=[AwsApiKey()]
+)
+class Customer:
+    id: strawberry.ID = strawberry.field(description="The customer's id.")
+    email: AWSEmail = strawberry.field(description="Unique email address.")
+    name: str = strawberry.field(description="Display name.")
+    version: int = strawberry.field(description="Counts changes to the customer's profile.")
+    created_at: AWSDateTime = strawberry.field(description="When the customer registered.")
+    order_count: int = strawberry.field(description="Orders placed, in any status.")
+    lifetime_value_cents: int = strawberry.field(
+        description="Total of the customer's orders that were not cancelled, in minor units."
+    )
+    recent_orders: list[Annotated[Order, strawberry.lazy("schema.orders")]] = strawberry.field(
+        description="The last 10 orders, newest first, with their lines."
+    )
+
+
+@strawberry.input(description="A new customer.")
+class RegisterCustomerInput:
+    email: AWSEmail = strawberry.field(description="Unique email address.")
+    name: str = strawberry.field(description="Display name; must not be empty.")
+    id: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="The id to register under (a customer registers as their own `sub`); "
+        "assigned when left out.",
+    )
+
+
+@strawberry.type
+class CustomerQuery:
+    @strawberry.field(
+        description="One customer, or null. With minVersion, never an older profile.",
+        directives=[AwsApiKey()],
+    )
+    def customer(
+        self, id: strawberry.ID, min_version: int | None = strawberry.UNSET
+    ) -> Customer | None:
+        resolved_by_lambda()
+
+
+@strawberry.type
+class CustomerMutation:
+    @strawberry.mutation(
+        description="Register a customer. Errors: ValidationError (bad or taken email, "
+        "taken id), PrimaryUnavailable.",
+        directives=[AwsApiKey()],
+    )
+    def register_customer(self, input: RegisterCustomerInput) -> Customer | None:
+        resolved_by_lambda()

@@ -1,0 +1,191 @@
+"""Orders: placed against limited stock, then shipped or cancelled."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from enum import Enum
+
+import strawberry
+
+from schema.aws import AwsApiKey, AWSDateTime, AwsIam, AwsSubscribe, resolved_by_lambda
+
+
+@strawberry.enum(description="Where an order is in its life.")
+class OrderStatus(Enum):
+    PLACED = strawberry.enum_value("PLACED", description="Stock is taken; not yet shipped.")
+    SHIPPED = strawberry.enum_value("SHIPPED", description="Sent; final.")
+    CANCELLED = strawberry.enum_value("CANCELLED", description="Stock returned; final.")
+
+
+@strawberry.type(
+    description="The customer as they were when the order was placed.",
+    directives=[AwsApiKey(), AwsIam()],
+)
+class OrderCustomer:
+    id: strawberry.ID = strawberry.field(description="The customer's id.")
+    name: str = strawberry.field(description="The customer's name.")
+    email: str = strawberry.field(description="The customer's email address.")
+
+
+@strawberry.type(
+    description="One product in an order, at its name and price when placed.",
+    directives=[AwsApiKey(), AwsIam()],
+)
+class OrderLine:
+    product_id: strawberry.ID = strawberry.field(description="The product ordered.")
+    product_name: str = strawberry.field(description="Its name when the order was placed.")
+    quantity: int = strawberry.field(description="Units ordered; greater than 0.")
+    unit_price_cents: int = strawberry.field(description="Its price when placed.")
+    line_total_cents: int = strawberry.field(description="quantity x unitPriceCents.")
+
+
+@strawberry.type(description="An order.", directives=[AwsApiKey(), AwsIam()])
+class Order:
+    id: strawberry.ID = strawberry.field(description="The order's id.")
+    customer_id: strawberry.ID = strawberry.field(description="Who placed it.")
+    customer: OrderCustomer = strawberry.field(description="Who placed it, by name.")
+    lines: list[OrderLine] = strawberry.field(description="What was ordered.")
+    total_cents: int = strawberry.field(description="The sum of the line totals.")
+    currency: str = strawberry.field(description="ISO 4217 code shared by every line.")
+    status: OrderStatus = strawberry.field(description="PLACED, SHIPPED or CANCELLED.")
+    version: int = strawberry.field(description="Counts changes; pass as expectedVersion.")
+    placed_at: AWSDateTime = strawberry.field(description="When it was placed.")
+    updated_at: AWSDateTime = strawberry.field(description="When it last changed.")
+
+
+@strawberry.type(description="One page of orders, newest first.", directives=[AwsApiKey()])
+class OrderConnection:
+    items: list[Order] = strawberry.field(description="The orders on this page.")
+    next_token: str | None = strawberry.field(
+        description="Pass as `after` for the next page; null on the last page."
+    )
+
+
+@strawberry.input(description="One product and how many of it.")
+class OrderLineInput:
+    product_id: strawberry.ID = strawberry.field(description="The product; once per order.")
+    quantity: int = strawberry.field(description="Units; greater than 0.")
+
+
+@strawberry.input(description="A new order.")
+class PlaceOrderInput:
+    customer_id: strawberry.ID = strawberry.field(description="Who orders.")
+    lines: list[OrderLineInput] = strawberry.field(
+        description="1 to 48 lines (what one transaction holds), each product once."
+    )
+    idempotency_key: str = strawberry.field(
+        description="Any unique string; retrying with the same key returns the same order."
+    )
+
+
+@strawberry.input(description="An order to cancel; its stock goes back.")
+class CancelOrderInput:
+    id: strawberry.ID = strawberry.field(description="The order.")
+    expected_version: int = strawberry.field(description="The version you read.")
+
+
+@strawberry.input(description="An order to ship.")
+class ShipOrderInput:
+    id: strawberry.ID = strawberry.field(description="The order.")
+    expected_version: int = strawberry.field(description="The version you read.")
+
+
+@strawberry.input(description="An order's customer, as the stream handler publishes it.")
+class PublishedOrderCustomerInput:
+    id: strawberry.ID
+    name: str
+    email: str
+
+
+@strawberry.input(description="An order line, as the stream handler publishes it.")
+class PublishedOrderLineInput:
+    product_id: strawberry.ID
+    product_name: str
+    quantity: int
+    unit_price_cents: int
+    line_total_cents: int
+
+
+@strawberry.type
+class OrderQuery:
+    @strawberry.field(
+        description="One order, or null. With minVersion, never an older version.",
+        directives=[AwsApiKey()],
+    )
+    def order(self, id: strawberry.ID, min_version: int | None = strawberry.UNSET) -> Order | None:
+        resolved_by_lambda()
+
+    @strawberry.field(
+        description="A customer's orders, newest first, optionally in one status.",
+        directives=[AwsApiKey()],
+    )
+    def orders_by_customer(
+        self,
+        customer_id: strawberry.ID,
+        status: OrderStatus | None = strawberry.UNSET,
+        first: int | None = strawberry.UNSET,
+        after: str | None = strawberry.UNSET,
+    ) -> OrderConnection:
+        resolved_by_lambda()
+
+
+@strawberry.type
+class OrderMutation:
+    @strawberry.mutation(
+        description="Place an order, taking stock. Errors: ValidationError, NotFound, "
+        "InsufficientStock, VersionConflict (too contended; retry), PrimaryUnavailable.",
+        directives=[AwsApiKey()],
+    )
+    def place_order(self, input: PlaceOrderInput) -> Order | None:
+        resolved_by_lambda()
+
+    @strawberry.mutation(
+        description="Cancel a PLACED order and restock. Errors: NotFound, VersionConflict, "
+        "InvalidTransition, PrimaryUnavailable.",
+        directives=[AwsApiKey()],
+    )
+    def cancel_order(self, input: CancelOrderInput) -> Order | None:
+        resolved_by_lambda()
+
+    @strawberry.mutation(
+        description="Ship a PLACED order. Errors: NotFound, VersionConflict, "
+        "InvalidTransition, PrimaryUnavailable.",
+        directives=[AwsApiKey()],
+    )
+    def ship_order(self, input: ShipOrderInput) -> Order | None:
+        resolved_by_lambda()
+
+    @strawberry.mutation(
+        description="Sent by the stream handler after an order's projection changed; "
+        "returns its arguments. Subscribers hear of orders through it.",
+        directives=[AwsIam()],
+    )
+    def publish_order_changed(
+        self,
+        id: strawberry.ID,
+        customer_id: strawberry.ID,
+        customer: PublishedOrderCustomerInput,
+        lines: list[PublishedOrderLineInput],
+        total_cents: int,
+        currency: str,
+        status: OrderStatus,
+        version: int,
+        placed_at: AWSDateTime,
+        updated_at: AWSDateTime,
+    ) -> Order | None:
+        resolved_by_lambda()
+
+
+@strawberry.type
+class OrderSubscription:
+    @strawberry.subscription(
+        description="Changes to orders; narrowed by order id or customer id when given.",
+        directives=[AwsSubscribe(mutations=["publishOrderChanged"]), AwsApiKey()],
+    )
+    async def on_order_changed(
+        self,
+        id: strawberry.ID | None = strawberry.UNSET,
+        customer_id: strawberry.ID | None = strawberry.UNSET,
+    ) -> AsyncGenerator[Order | None, None]:
+        resolved_by_lambda()
+        yield None
