@@ -26,9 +26,13 @@ class RecordingPublisher:
     """Stands in for the region's AppSync API: remembers what it was asked to publish."""
 
     published: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
 
     def product_changed(self, product: dict[str, Any]) -> None:
         self.published.append(product)
+
+    def order_changed(self, order: dict[str, Any]) -> None:
+        self.orders.append(order)
 
 
 @dataclass
