@@ -7,6 +7,7 @@ and the IAM shape for AWS_IAM.
 from __future__ import annotations
 
 import hmac
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,11 @@ class LocalCredentials:
 
     def botocore(self) -> Credentials:
         return Credentials(self.access_key_id, self.secret_access_key)
+
+    def install(self) -> None:
+        """Give this process's AWS SDK the local pair: moto wants credentials of some kind."""
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", self.access_key_id)
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", self.secret_access_key)
 
 
 def authenticate(

@@ -8,10 +8,12 @@ import contextlib
 import logging
 import signal
 import sys
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from pathlib import Path
 
 import uvicorn
 
+from emulator import operations
 from emulator.auth import (
     DEFAULT_ACCESS_KEY_ID,
     DEFAULT_API_KEY,
@@ -21,6 +23,7 @@ from emulator.auth import (
 from emulator.deployment import LocalDeployment, Topology
 from emulator.http import build_app
 from emulator.seed import seed
+from emulator.statefile import DEFAULT_STATE_DIR, NotRunning, RunningDev, announce, withdraw
 
 DEFAULT_REGIONS = "us-east-1,eu-west-1"
 
@@ -30,6 +33,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "dev":
         return _dev(parser, args)
+    if args.command in ("projections", "dlq"):
+        try:
+            return operations.run(args)
+        except NotRunning as error:
+            print(f"gateway: {error}", file=sys.stderr)
+            return 1
     parser.print_help()
     return 2
 
@@ -52,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--seed", action="store_true", help="create a few sample products at start")
     dev.add_argument("--iam-access-key-id", default=DEFAULT_ACCESS_KEY_ID)
     dev.add_argument("--iam-secret-access-key", default=DEFAULT_SECRET_ACCESS_KEY)
+    dev.add_argument(
+        "--state-dir",
+        default=DEFAULT_STATE_DIR,
+        help="where the other gateway commands find this one (default .gateway)",
+    )
+    operations.add_commands(commands)
     return parser
 
 
@@ -67,6 +82,7 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--host must be a loopback address: the emulator has no real auth")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     topology = Topology(regions, args.host, args.port, args.replication_lag_ms)
+    state_dir = Path(args.state_dir)
     credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
     deployment = LocalDeployment(topology, credentials)
     try:
@@ -87,15 +103,25 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             )
             for index, region in enumerate(deployment.regions)
         ]
-        asyncio.run(_serve(servers, topology, credentials))
+        running = RunningDev(
+            endpoint_url=deployment.cloud.endpoint_url,
+            regions=list(regions),
+            urls=[topology.url(index) for index in range(len(regions))],
+            credentials=credentials,
+        )
+        asyncio.run(_serve(servers, topology, credentials, lambda: announce(state_dir, running)))
     finally:
+        withdraw(state_dir)
         deployment.stop()
     print("gateway dev: stopped", flush=True)
     return 0
 
 
 async def _serve(
-    servers: list[_QuietServer], topology: Topology, credentials: LocalCredentials
+    servers: list[_QuietServer],
+    topology: Topology,
+    credentials: LocalCredentials,
+    on_ready: Callable[[], object],
 ) -> None:
     loop = asyncio.get_running_loop()
 
@@ -112,6 +138,7 @@ async def _serve(
             break
         await asyncio.sleep(0.01)
     else:
+        on_ready()
         _announce(topology, credentials)
     await asyncio.gather(*tasks)
     if not all(server.started for server in servers):

@@ -70,6 +70,20 @@ def create_tables(settings: Settings) -> None:
     )
 
 
+def create_dead_letter_table(settings: Settings, name: str) -> None:
+    """The local stand-in for the stream consumer's SQS on-failure destination."""
+    _create(
+        settings.dynamodb(settings.region),
+        TableName=name,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=_string_attributes("pk", "sk"),
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def stream_arn(settings: Settings) -> str:
     """The write table's latest stream in this region."""
     client = settings.dynamodb(settings.region)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import boto3
 
 from emulator.auth import LocalCredentials
-from emulator.cloud import LocalCloud, create_tables, stream_arn
+from emulator.cloud import (
+    LocalCloud,
+    create_dead_letter_table,
+    create_tables,
+    stream_arn,
+)
+from emulator.deadletters import DEAD_LETTER_TABLE
 from emulator.executor import load_schema
 from emulator.region import RegionRuntime
 from emulator.streams import Replicator, StreamReader
@@ -32,9 +37,7 @@ class LocalDeployment:
     """Starts and stops everything ``gateway dev`` runs, except the HTTP servers."""
 
     def __init__(self, topology: Topology, credentials: LocalCredentials) -> None:
-        # moto wants credentials of some kind; the local IAM pair serves.
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", credentials.access_key_id)
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key)
+        credentials.install()
         self.topology = topology
         self.cloud = LocalCloud(topology.host)
         primary = topology.regions[0]
@@ -49,6 +52,7 @@ class LocalDeployment:
         ]
         for settings in self.settings:
             create_tables(settings)
+            create_dead_letter_table(settings, DEAD_LETTER_TABLE)
         schema = load_schema()
         self.regions = [RegionRuntime(settings, credentials, schema) for settings in self.settings]
         primary_settings = self.settings[0]

@@ -10,6 +10,7 @@ import boto3
 
 from emulator.auth import Caller, LocalCredentials, authenticate
 from emulator.cloud import stream_arn
+from emulator.deadletters import DeadLetters
 from emulator.executor import Executor, Outcome
 from emulator.streams import StreamPoller, StreamReader
 from emulator.subscriptions import Subscriptions
@@ -52,8 +53,12 @@ class RegionRuntime:
         streams = boto3.client(
             "dynamodbstreams", region_name=settings.region, endpoint_url=settings.endpoint_url
         )
+        self.dead_letters = DeadLetters(settings.dynamodb(settings.region), settings.region)
         self.poller = StreamPoller(
-            settings.region, StreamReader(streams, stream_arn(settings)), projector.handle
+            settings.region,
+            StreamReader(streams, stream_arn(settings)),
+            projector.handle,
+            park=self.dead_letters.park,
         )
 
     @property

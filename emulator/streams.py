@@ -14,6 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -109,7 +110,10 @@ class StreamPoller(_Loop):
     handler
         The stream Lambda's handler; answers ``{"batchItemFailures": [...]}``.
     max_attempts
-        Deliveries of a failing record before it goes to ``dead_letters``.
+        Deliveries of a failing record before it is parked.
+    park
+        Where a record goes after ``max_attempts`` (the dead-letter store); by default
+        ``dead_letters``, a list.
     """
 
     def __init__(
@@ -119,6 +123,7 @@ class StreamPoller(_Loop):
         handler: Handler,
         interval: float = 0.02,
         max_attempts: int = 3,
+        park: Callable[[dict[str, Any], int], None] | None = None,
     ) -> None:
         super().__init__(f"poller-{region}", interval)
         self.region = region
@@ -126,6 +131,7 @@ class StreamPoller(_Loop):
         self._handler = handler
         self._max_attempts = max_attempts
         self.dead_letters: list[dict[str, Any]] = []
+        self._park = park or (lambda record, _attempts: self.dead_letters.append(record))
         self.delivered = 0
 
     def step(self) -> float | None:
@@ -156,7 +162,7 @@ class StreamPoller(_Loop):
                     poison["dynamodb"]["SequenceNumber"],
                     attempts,
                 )
-                self.dead_letters.append(poison)
+                self._park(poison, attempts)
                 attempts = 0
 
     def _invoke(self, batch: list[dict[str, Any]]) -> int | None:
@@ -173,7 +179,13 @@ class StreamPoller(_Loop):
         return None
 
     def _lambda_record(self, raw: dict[str, Any]) -> dict[str, Any]:
-        return {**raw, "eventSourceARN": self._reader.stream_arn}
+        """The record as Lambda delivers it: with its source ARN, and the creation time
+        in epoch seconds (boto3 parses it into a datetime; Lambda's event is JSON)."""
+        change = dict(raw["dynamodb"])
+        created = change.get("ApproximateCreationDateTime")
+        if isinstance(created, datetime):
+            change["ApproximateCreationDateTime"] = int(created.timestamp())
+        return {**raw, "dynamodb": change, "eventSourceARN": self._reader.stream_arn}
 
 
 class Replicator(_Loop):

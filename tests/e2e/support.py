@@ -114,6 +114,7 @@ class Gateway:
     port: int
     urls: dict[str, str] = field(default_factory=dict)
     api_key: str = ""
+    state_dir: Path | None = None
 
     @property
     def primary(self) -> str:
@@ -142,13 +143,16 @@ class Gateway:
 
 def start_gateway(output: Path, port: int, *extra: str) -> Gateway:
     """Start ``gateway dev`` on ``port`` and wait until it says it is ready."""
-    command = [sys.executable, "-m", "emulator.cli", "dev", "--port", str(port), *extra]
+    # Its own state directory, so that a developer's running `make dev` keeps its own.
+    state_dir = output.parent / f"state-{port}"
+    command = [sys.executable, "-m", "emulator.cli", "dev", "--port", str(port)]
+    command += ["--state-dir", str(state_dir), *extra]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with output.open("wb") as sink:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, env=environment
         )
-    gateway = Gateway(process, output, port)
+    gateway = Gateway(process, output, port, state_dir=state_dir)
 
     def announced() -> bool:
         if process.poll() is not None:

@@ -1,0 +1,86 @@
+"""Where a running ``gateway dev`` says how to reach it, for the other ``gateway`` commands.
+
+``<state-dir>/dev.json`` holds the moto endpoint, the regions and their URLs, and the
+local credentials. It exists while ``gateway dev`` runs and is removed when it stops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from emulator.auth import LocalCredentials
+from projections.settings import Settings
+
+DEFAULT_STATE_DIR = ".gateway"
+FILE_NAME = "dev.json"
+
+
+class NotRunning(Exception):
+    """No ``gateway dev`` has announced itself in this state directory."""
+
+
+@dataclass(frozen=True)
+class RunningDev:
+    endpoint_url: str
+    regions: list[str]
+    urls: list[str]
+    credentials: LocalCredentials
+
+    def settings(self, region: str) -> Settings:
+        index = self.regions.index(region)
+        return Settings(
+            region=region,
+            primary_region=self.regions[0],
+            endpoint_url=self.endpoint_url,
+            appsync_url=self.urls[index],
+        )
+
+
+def announce(state_dir: Path, running: RunningDev) -> Path:
+    state_dir.mkdir(parents=True, exist_ok=True)
+    path = state_dir / FILE_NAME
+    body = {**asdict(running), "pid": os.getpid()}
+    path.write_text(json.dumps(body, indent=2))
+    return path
+
+
+def withdraw(state_dir: Path) -> None:
+    (state_dir / FILE_NAME).unlink(missing_ok=True)
+
+
+def find(state_dir: Path) -> RunningDev:
+    """The running ``gateway dev``, or NotRunning with what to do about it."""
+    path = state_dir / FILE_NAME
+    try:
+        body = json.loads(path.read_text())
+        running = RunningDev(
+            endpoint_url=body["endpoint_url"],
+            regions=list(body["regions"]),
+            urls=list(body["urls"]),
+            credentials=LocalCredentials(**body["credentials"]),
+        )
+    except FileNotFoundError:
+        raise NotRunning(
+            f"no gateway dev is running with state in {state_dir}/ (start one with `make dev`, "
+            "or pass the --state-dir it uses)"
+        ) from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise NotRunning(f"{path} is not a gateway dev state file: {error}") from None
+    if not _alive(body.get("pid")):
+        raise NotRunning(f"the gateway dev that wrote {path} is no longer running")
+    return running
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int):
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
