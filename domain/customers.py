@@ -45,7 +45,7 @@ def new_customer(*, customer_id: str, email: str, name: str, now: str) -> Custom
     customer_id = rules.bounded_text("id", customer_id, MAX_ID)
     if not ID_PATTERN.fullmatch(customer_id):
         raise ValidationError("id must be letters, digits and . _ : @ -, starting alphanumeric.")
-    email = rules.bounded_text("email", email, MAX_EMAIL).strip()
+    email = rules.bounded_text("email", email, MAX_EMAIL)
     if not EMAIL_PATTERN.fullmatch(email):
         raise ValidationError("email must look like name@example.com.")
     return Customer(
