@@ -10,12 +10,31 @@ import logging
 from typing import Any
 
 from botocore.exceptions import ClientError
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
 from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
 
+from emulator.moto_fixes import install_transactions, serialized
 from projections import keys
 from projections.settings import Settings
 
 LOCAL_ACCOUNT_ID = "123456789012"
+
+
+class _SerializedMotoServer(ThreadedMotoServer):
+    """moto's threaded server, answering one request at a time (see moto_fixes)."""
+
+    def _server_entry(self) -> None:
+        app = serialized(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
 
 
 class LocalCloud:
@@ -23,7 +42,8 @@ class LocalCloud:
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        self._server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+        install_transactions()
+        self._server = _SerializedMotoServer(ip_address=host, port=0, verbose=False)
         self._server.start()
         bound_host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{bound_host}:{port}"
