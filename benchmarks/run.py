@@ -8,13 +8,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import cold_start, freshness
+from benchmarks import cold_start, freshness, place_order
 
 BENCHMARKS_FILE = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 Rows = Callable[[], list[dict[str, str]]]
 PARTS: dict[str, tuple[str, Rows]] = {
     "cold-start": ("python -m benchmarks.run --only cold-start", cold_start.rows),
     "freshness": ("python -m benchmarks.run --only freshness", freshness.rows),
+    "place-order": ("python -m benchmarks.run --only place-order", place_order.rows),
 }
 
 
