@@ -121,7 +121,9 @@ class DynamoWriteStore:
             failed = [
                 meaning[index]
                 for index, reason in enumerate(reasons[: len(meaning)])
-                if reason.get("Code") == "ConditionalCheckFailed"
+                # TransactionConflict: another transaction held the item; DynamoDB
+                # says so instead of evaluating the condition. Both are lost races.
+                if reason.get("Code") in ("ConditionalCheckFailed", "TransactionConflict")
             ]
             for _, taken in failed:
                 if taken is not None:

@@ -109,7 +109,15 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             urls=[topology.url(index) for index in range(len(regions))],
             credentials=credentials,
         )
-        asyncio.run(_serve(servers, topology, credentials, lambda: announce(state_dir, running)))
+        asyncio.run(
+            _serve(
+                servers,
+                topology,
+                credentials,
+                on_ready=lambda: announce(state_dir, running),
+                on_stopping=deployment.stop_streams,
+            )
+        )
     finally:
         withdraw(state_dir)
         deployment.stop()
@@ -122,6 +130,7 @@ async def _serve(
     topology: Topology,
     credentials: LocalCredentials,
     on_ready: Callable[[], object],
+    on_stopping: Callable[[], object],
 ) -> None:
     loop = asyncio.get_running_loop()
 
@@ -129,8 +138,19 @@ async def _serve(
         for server in servers:
             server.should_exit = True
 
+    async def drain_then_stop() -> None:
+        # The stream handlers publish through these servers: stop them first.
+        await asyncio.to_thread(on_stopping)
+        stop()
+
+    stopping: list[asyncio.Task[None]] = []
+
+    def on_signal() -> None:
+        if not stopping:  # a second Ctrl-C while draining changes nothing
+            stopping.append(loop.create_task(drain_then_stop()))
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop)
+        loop.add_signal_handler(signum, on_signal)
     tasks = [asyncio.create_task(server.serve()) for server in servers]
     while not all(server.started for server in servers):
         if any(task.done() for task in tasks):

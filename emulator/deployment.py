@@ -70,8 +70,16 @@ class LocalDeployment:
         for region in self.regions:
             region.poller.start()
 
-    def stop(self) -> None:
+    def stop_streams(self) -> None:
+        """Stop replication and the stream handlers, letting in-flight batches finish.
+
+        Called before the HTTP servers stop, so a handler never publishes to a region
+        that is no longer listening (its record would be dead-lettered).
+        """
         self.replicator.stop()
         for region in self.regions:
             region.poller.stop()
+
+    def stop(self) -> None:
+        self.stop_streams()
         self.cloud.stop()
