@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain.orders import LineRequest
 
 
-@dataclass(frozen=True)
-class CreateProduct:
+class CreateProduct(NamedTuple):
     sku: str
     name: str
     description: str
@@ -19,23 +17,20 @@ class CreateProduct:
     stock: int
 
 
-@dataclass(frozen=True)
-class UpdateProduct:
+class UpdateProduct(NamedTuple):
     """Change catalogue fields; refused unless ``expected_version`` is current."""
 
     product_id: str
     expected_version: int
-    changes: dict[str, Any] = field(default_factory=dict)
+    changes: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class AdjustStock:
+class AdjustStock(NamedTuple):
     product_id: str
     delta: int
 
 
-@dataclass(frozen=True)
-class RegisterCustomer:
+class RegisterCustomer(NamedTuple):
     """Register a customer; ``customer_id`` is the caller's own id when they register
     themselves, or None to have one assigned."""
 
@@ -44,8 +39,7 @@ class RegisterCustomer:
     customer_id: str | None = None
 
 
-@dataclass(frozen=True)
-class PlaceOrder:
+class PlaceOrder(NamedTuple):
     """Place an order; the same ``idempotency_key`` never places a second one."""
 
     customer_id: str
@@ -53,14 +47,12 @@ class PlaceOrder:
     idempotency_key: str
 
 
-@dataclass(frozen=True)
-class CancelOrder:
+class CancelOrder(NamedTuple):
     order_id: str
     expected_version: int
 
 
-@dataclass(frozen=True)
-class ShipOrder:
+class ShipOrder(NamedTuple):
     order_id: str
     expected_version: int
 

@@ -7,10 +7,8 @@ whatever order the stream delivers them in.
 
 from __future__ import annotations
 
-import dataclasses
 import typing
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain import records
 from domain.customers import Customer
@@ -19,28 +17,24 @@ from domain.orders import Order
 from domain.products import Product
 
 
-@dataclass(frozen=True)
-class ProductCreated:
+class ProductCreated(NamedTuple):
     product: Product
     correlation_id: str = ""
 
 
-@dataclass(frozen=True)
-class ProductUpdated:
+class ProductUpdated(NamedTuple):
     product: Product
     changed: tuple[str, ...]
     correlation_id: str = ""
 
 
-@dataclass(frozen=True)
-class StockAdjusted:
+class StockAdjusted(NamedTuple):
     product: Product
     delta: int
     correlation_id: str = ""
 
 
-@dataclass(frozen=True)
-class StockReserved:
+class StockReserved(NamedTuple):
     """An order took ``quantity`` units of the product."""
 
     product: Product
@@ -49,8 +43,7 @@ class StockReserved:
     correlation_id: str = ""
 
 
-@dataclass(frozen=True)
-class StockReleased:
+class StockReleased(NamedTuple):
     """A cancelled order gave ``quantity`` units back."""
 
     product: Product
@@ -59,26 +52,22 @@ class StockReleased:
     correlation_id: str = ""
 
 
-@dataclass(frozen=True)
-class CustomerRegistered:
+class CustomerRegistered(NamedTuple):
     customer: Customer
     correlation_id: str = ""
 
 
-@dataclass(frozen=True)
-class OrderPlaced:
+class OrderPlaced(NamedTuple):
     order: Order
     correlation_id: str = ""
 
 
-@dataclass(frozen=True)
-class OrderShipped:
+class OrderShipped(NamedTuple):
     order: Order
     correlation_id: str = ""
 
 
-@dataclass(frozen=True)
-class OrderCancelled:
+class OrderCancelled(NamedTuple):
     order: Order
     correlation_id: str = ""
 
@@ -106,7 +95,7 @@ EVENT_TYPES: dict[str, type[Any]] = {
 
 def aggregate_of(event: Event) -> Product | Customer | Order:
     """The aggregate an event carries: always its first field."""
-    aggregate: Product | Customer | Order = getattr(event, dataclasses.fields(event)[0].name)
+    aggregate: Product | Customer | Order = event[0]
     return aggregate
 
 
@@ -126,9 +115,9 @@ def to_item(event: Event) -> dict[str, Any]:
     aggregate = aggregate_of(event)
     kind = _AGGREGATE_KINDS[type(aggregate)]
     data = {
-        camel(field.name): to_data(getattr(event, field.name))
-        for field in dataclasses.fields(event)
-        if field.name != "correlation_id"
+        camel(name): to_data(getattr(event, name))
+        for name in event._fields
+        if name != "correlation_id"
     }
     return {
         **records.event_key(kind, aggregate.id, aggregate.version),
@@ -161,15 +150,15 @@ def from_item(item: dict[str, Any]) -> Event:
         raise ValueError("event item has no data")
     values: dict[str, Any] = {"correlation_id": str(item.get("correlationId", ""))}
     try:
-        for field in dataclasses.fields(cls):
-            if field.name == "correlation_id":
+        for name in cls._fields:
+            if name == "correlation_id":
                 continue
-            hint, value = hints[field.name], data[camel(field.name)]
+            hint, value = hints[name], data[camel(name)]
             if hint in _AGGREGATE_KINDS:
                 value = hint.from_data(value)
             elif typing.get_origin(hint) is tuple:
                 value = tuple(value)
-            values[field.name] = value
+            values[name] = value
     except (KeyError, TypeError) as error:
         raise ValueError(f"malformed {cls.__name__} item: {error}") from error
     event: Event = cls(**values)

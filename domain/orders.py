@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain import rules
 from domain.customers import Customer
@@ -31,8 +31,7 @@ MAX_LINES = (MAX_TRANSACTION_ITEMS - FIXED_ITEMS) // 2
 MAX_IDEMPOTENCY_KEY = 128
 
 
-@dataclass(frozen=True)
-class LineRequest:
+class LineRequest(NamedTuple):
     product_id: str
     quantity: int
 

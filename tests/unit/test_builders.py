@@ -136,7 +136,7 @@ def test_readers_list_projected_products_by_category_in_pages() -> None:
     WHEN kitchen is listed two at a time THEN pages hold ids in order, one query each."""
     table = FakeProjectionTable()
     for number, category in enumerate(["kitchen", "bath", "kitchen", "kitchen"], start=1):
-        (created,) = history([], replace(MUG, sku=f"SKU-{number}", category=category))
+        (created,) = history([], MUG._replace(sku=f"SKU-{number}", category=category))
         # Each history numbers its product product-1, so give each its own id.
         apply(events.ProductCreated(replace(created.product, id=f"p{number}")), table)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -59,7 +58,7 @@ def test_create_product_starts_at_version_1_with_one_created_event(
 def test_create_product_keeps_unicode_text(deps: Dependencies, store: FakeWriteStore) -> None:
     """GIVEN a name and description outside ASCII WHEN the product is created
     THEN they are stored exactly as given (after trimming the name)."""
-    product = handle(replace(MUG, name="  Café ☕ 咖啡杯 ", description="Ünïcødé 🚀"), deps)
+    product = handle(MUG._replace(name="  Café ☕ 咖啡杯 ", description="Ünïcødé 🚀"), deps)
 
     stored = Product.from_data(store.load("PRODUCT", product.id) or {})
     assert (stored.name, stored.description) == ("Café ☕ 咖啡杯", "Ünïcødé 🚀")
@@ -95,7 +94,7 @@ def test_create_product_refuses_invalid_input_and_writes_nothing(
     """GIVEN an empty store WHEN a product breaking one rule is created
     THEN ValidationError is raised and the store holds nothing at all."""
     with pytest.raises(ValidationError):
-        handle(replace(MUG, **{field: value}), deps)
+        handle(MUG._replace(**{field: value}), deps)
 
     assert (store.items, store.events, store.commits) == ({}, [], 0)
 
@@ -118,7 +117,7 @@ def test_create_product_refuses_hostile_input_with_validation_error(
     """GIVEN input of the wrong type or with a trailing newline WHEN a product is created
     THEN the caller gets ValidationError (never TypeError/AttributeError) and nothing is written."""
     with pytest.raises(ValidationError):
-        handle(replace(MUG, **{field: value}), deps)
+        handle(MUG._replace(**{field: value}), deps)
 
     assert (store.items, store.events) == ({}, [])
 
@@ -130,7 +129,7 @@ def test_create_product_refuses_a_taken_sku(deps: Dependencies, store: FakeWrite
     before = snapshot(store)
 
     with pytest.raises(ValidationError) as refused:
-        handle(replace(MUG, name="Red mug"), deps)
+        handle(MUG._replace(name="Red mug"), deps)
 
     assert refused.value.info == {"sku": "MUG-001"}
     assert snapshot(store) == before
@@ -310,11 +309,11 @@ def test_stock_cannot_pass_what_graphql_can_return(
 ) -> None:
     """GIVEN a product at the 32-bit stock limit WHEN one more unit is added THEN
     ValidationError, and nothing is written (the view would be unreadable as an Int)."""
-    product = handle(replace(MUG, stock=2**31 - 1), deps)
+    product = handle(MUG._replace(stock=2**31 - 1), deps)
     before = snapshot(store)
 
     with pytest.raises(ValidationError, match="limit"):
         handle(AdjustStock(product.id, 1), deps)
     with pytest.raises(ValidationError, match="at most"):
-        handle(replace(MUG, sku="MUG-9", stock=2**31), deps)
+        handle(MUG._replace(sku="MUG-9", stock=2**31), deps)
     assert snapshot(store) == before
