@@ -11,14 +11,23 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-BASELINE = (
-    "import boto3\n"
-    "from aws_lambda_powertools.event_handler import AppSyncResolver\n"
-    "from aws_lambda_powertools import Logger\n"
-)
-HANDLERS = {
-    "resolver handler": "import resolvers.handler\n",
-    "stream handler": "import projections.stream\n",
+# Each handler against the libraries it cannot do without, imported bare.
+PAIRS = {
+    "resolver handler": (
+        "import resolvers.handler\n",
+        "boto3 + AppSyncResolver + Logger",
+        "import boto3\n"
+        "from aws_lambda_powertools.event_handler import AppSyncResolver\n"
+        "from aws_lambda_powertools import Logger\n",
+    ),
+    "stream handler": (
+        "import projections.stream\n",
+        "boto3 + BatchProcessor + DynamoDBRecord",
+        "import boto3\n"
+        "from aws_lambda_powertools.utilities.batch import BatchProcessor\n"
+        "from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import "
+        "DynamoDBRecord\n",
+    ),
 }
 BUDGET = 1.2
 
@@ -42,32 +51,39 @@ def import_seconds(code: str) -> float:
     return float(result.stdout.strip())
 
 
-def measure(runs: int = 15) -> tuple[Timing, list[Timing]]:
-    baseline: list[float] = []
-    handlers: dict[str, list[float]] = {name: [] for name in HANDLERS}
+def measure(runs: int = 25) -> list[tuple[Timing, Timing]]:
+    """(handler, baseline) timings for each pair, sampled alternately."""
+    samples: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in PAIRS}
+    # One discarded round, so that no side pays for reading files into the OS cache.
+    for handler, _, baseline in PAIRS.values():
+        import_seconds(handler)
+        import_seconds(baseline)
     for _ in range(runs):
-        baseline.append(import_seconds(BASELINE))
-        for name, code in HANDLERS.items():
-            handlers[name].append(import_seconds(code))
-    return Timing("boto3 + AppSyncResolver + Logger", baseline), [
-        Timing(name, samples) for name, samples in handlers.items()
+        for name, (handler, _, baseline) in PAIRS.items():
+            samples[name][0].append(import_seconds(handler))
+            samples[name][1].append(import_seconds(baseline))
+    return [
+        (Timing(name, samples[name][0]), Timing(PAIRS[name][1], samples[name][1])) for name in PAIRS
     ]
 
 
-def rows(runs: int = 15) -> list[dict[str, str]]:
-    """Rows for BENCHMARKS.md: each handler's median import against the baseline's."""
-    baseline, handlers = measure(runs)
+def rows(runs: int = 25) -> list[dict[str, str]]:
+    """Rows for BENCHMARKS.md: each handler's median import against its baseline's."""
     table = []
-    for timing in handlers:
+    for timing, baseline in measure(runs):
         ratio = timing.median_ms / baseline.median_ms
+        # Issue 2 sets the budget for the resolver handler; the stream handler is
+        # recorded until one is set for it.
+        budgeted = timing.name == "resolver handler"
+        verdict = ("within" if ratio <= BUDGET else "OVER") if budgeted else "recorded"
         table.append(
             {
                 "figure": f"import {timing.name}: {timing.median_ms:.0f} ms "
                 f"(min {min(timing.samples) * 1000:.0f}, max {max(timing.samples) * 1000:.0f})",
                 "against": f"{baseline.name}: {baseline.median_ms:.0f} ms",
                 "ratio": f"{ratio:.2f}x",
-                "limit": f"{BUDGET}x",
-                "verdict": "within" if ratio <= BUDGET else "OVER",
+                "limit": f"{BUDGET}x" if budgeted else "record",
+                "verdict": verdict,
             }
         )
     return table
