@@ -8,8 +8,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
+from domain.errors import VersionConflict
 from domain.store import WriteStore
+
+T = TypeVar("T")
+# Each lost race means another writer took stock, so a product with N units makes a
+# placement lose at most N times before it sees the stock run out.
+RACE_RETRIES = 20
 
 
 def utc_now() -> str:
@@ -30,6 +37,21 @@ class Dependencies:
     # Waits between retries of a lost race; tests pass a function that does not wait.
     pause: Callable[[float], None] = time.sleep
 
-    def back_off(self, attempt: int) -> None:
-        """Capped exponential backoff with full jitter, so racing writers spread out."""
-        self.pause(random.uniform(0, min(0.1, 0.005 * 2**attempt)))
+    def retry_lost_races(self, attempt: Callable[[], T], kind: str) -> T:
+        """Run ``attempt`` again, with capped and jittered backoff, each time it loses a
+        race on an aggregate of ``kind``; any other conflict goes to the caller.
+
+        Each lost race means another writer's change landed, so retrying with fresh
+        reads makes progress; after RACE_RETRIES the caller is told to retry.
+        """
+        for attempt_number in range(RACE_RETRIES):
+            try:
+                return attempt()
+            except VersionConflict as conflict:
+                if conflict.kind != kind:
+                    raise
+                self.pause(random.uniform(0, min(0.1, 0.005 * 2**attempt_number)))
+        raise VersionConflict(
+            f"{kind.title()} changed {RACE_RETRIES} times while this was written; retry.",
+            kind=kind,
+        )

@@ -26,10 +26,6 @@ from domain.orders import Order
 from domain.products import Product
 from domain.store import Change, ClaimTaken
 
-# Each lost race means another order took stock, so a product with N units makes a
-# placement lose at most N times before it sees the stock run out.
-RACE_RETRIES = 20
-
 
 def register_customer(command: RegisterCustomer, deps: Dependencies) -> Customer:
     customer = new_customer(
@@ -68,7 +64,8 @@ def place_order(command: PlaceOrder, deps: Dependencies) -> Order:
     key = orders.check_idempotency_key(command.idempotency_key)
     claim_id = f"{command.customer_id}#{key}"
     request = orders.fingerprint(command.customer_id, lines)
-    for attempt in range(RACE_RETRIES):
+
+    def attempt() -> Order:
         earlier = _replay(claim_id, request, deps)
         if earlier is not None:
             return earlier
@@ -112,17 +109,13 @@ def place_order(command: PlaceOrder, deps: Dependencies) -> Order:
             if replayed is None:
                 raise
             return replayed
-        except VersionConflict as conflict:
-            if conflict.kind != records.PRODUCT:
-                raise
-            deps.back_off(attempt)
-            continue
         return order
-    raise _too_busy()
+
+    return deps.retry_lost_races(attempt, records.PRODUCT)
 
 
 def cancel_order(command: CancelOrder, deps: Dependencies) -> Order:
-    for attempt in range(RACE_RETRIES):
+    def attempt() -> Order:
         order = Order.from_data(_load(records.ORDER, command.order_id, deps))
         cancelled = orders.move(order, orders.CANCELLED, command.expected_version, deps.clock())
         products = _load_products([line.product_id for line in order.lines], deps)
@@ -131,15 +124,10 @@ def cancel_order(command: CancelOrder, deps: Dependencies) -> Order:
             product = orders.restock(products[line.product_id], line.quantity, cancelled.updated_at)
             released = StockReleased(product, order.id, line.quantity, deps.correlation_id)
             changes.append(_product_change(product, released))
-        try:
-            deps.store.commit(*changes)
-        except VersionConflict as conflict:
-            if conflict.kind != records.PRODUCT:
-                raise
-            deps.back_off(attempt)
-            continue
+        deps.store.commit(*changes)
         return cancelled
-    raise _too_busy()
+
+    return deps.retry_lost_races(attempt, records.PRODUCT)
 
 
 def ship_order(command: ShipOrder, deps: Dependencies) -> Order:
@@ -183,10 +171,3 @@ def _order_change(before: Order, after: Order, event: OrderShipped | OrderCancel
 
 def _product_change(product: Product, event: StockReserved | StockReleased) -> Change:
     return Change(records.PRODUCT, product.id, product.to_data(), product.version - 1, [event])
-
-
-def _too_busy() -> VersionConflict:
-    return VersionConflict(
-        f"The products changed {RACE_RETRIES} times while this order was written; retry.",
-        kind=records.PRODUCT,
-    )

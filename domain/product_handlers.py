@@ -11,8 +11,6 @@ from domain.events import ProductCreated, ProductUpdated, StockAdjusted
 from domain.products import Product, adjust_stock, new_product, revise
 from domain.store import Change, ClaimTaken
 
-STOCK_RETRIES = 5
-
 
 def create_product(command: CreateProduct, deps: Dependencies) -> Product:
     product = new_product(
@@ -61,19 +59,14 @@ def update_product(command: UpdateProduct, deps: Dependencies) -> Product:
 def adjust_product_stock(command: AdjustStock, deps: Dependencies) -> Product:
     # No expectedVersion here: a stock move commutes, so a lost race is retried with
     # the fresh version instead of being handed back to the caller.
-    for attempt in range(STOCK_RETRIES):
+    def attempt() -> Product:
         current = load_product(command.product_id, deps)
         product = adjust_stock(current, command.delta, deps.clock())
-        try:
-            _commit(
-                current, product, StockAdjusted(product, command.delta, deps.correlation_id), deps
-            )
-        except VersionConflict:
-            if attempt == STOCK_RETRIES - 1:
-                raise
-            continue
+        event = StockAdjusted(product, command.delta, deps.correlation_id)
+        _commit(current, product, event, deps)
         return product
-    raise AssertionError("unreachable")
+
+    return deps.retry_lost_races(attempt, records.PRODUCT)
 
 
 def load_product(product_id: str, deps: Dependencies) -> Product:
