@@ -13,6 +13,8 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from emulator.realtime_ws import PROTOCOL as APPSYNC_REALTIME
+from emulator.realtime_ws import AppSyncRealtimeSession
 from emulator.region import RegionRuntime
 from emulator.transport_ws import PROTOCOL as TRANSPORT_WS
 from emulator.transport_ws import TransportWsSession
@@ -49,11 +51,12 @@ def build_app(region: RegionRuntime) -> Starlette:
 
     async def graphql_socket(websocket: WebSocket) -> None:
         offered = websocket.scope.get("subprotocols", [])
-        if TRANSPORT_WS in offered:
+        if APPSYNC_REALTIME in offered:
+            await AppSyncRealtimeSession(websocket, region).run()
+        elif TRANSPORT_WS in offered:
             await TransportWsSession(websocket, region).run()
         else:
-            # AppSync's own real-time protocol (graphql-ws) is the next issue's work.
-            await websocket.close(4406, "Subprotocol not acceptable")
+            await websocket.close(4406, "Subprotocol not acceptable: use graphql-ws")
 
     return Starlette(
         routes=[

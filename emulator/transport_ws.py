@@ -8,43 +8,21 @@ refused credentials, 4408 no init in time, 4409 a reused id, 4429 a second init.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 from typing import Any
 
 from graphql import GraphQLError
-from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from domain.errors import GatewayError
-from emulator.auth import Caller
 from emulator.executor import format_error
-from emulator.region import RegionRuntime
-from emulator.subscriptions import Subscription
+from emulator.socket_session import SocketSession
 
 PROTOCOL = "graphql-transport-ws"
 INIT_TIMEOUT_S = 10.0
 
 
-class TransportWsSession:
-    def __init__(self, websocket: WebSocket, region: RegionRuntime) -> None:
-        self._socket = websocket
-        self._region = region
-        self._caller: Caller | None = None
-        self._subscriptions: dict[str, Subscription] = {}
-        self._send_lock = asyncio.Lock()
-
-    async def run(self) -> None:
-        await self._socket.accept(subprotocol=PROTOCOL)
-        try:
-            await self._serve()
-        except WebSocketDisconnect:
-            pass
-        finally:
-            for subscription in self._subscriptions.values():
-                self._region.subscriptions.unsubscribe(subscription)
-            self._subscriptions.clear()
-
+class TransportWsSession(SocketSession):
     async def _serve(self) -> None:
+        await self._socket.accept(subprotocol=PROTOCOL)
         try:
             first = await asyncio.wait_for(self._receive(), INIT_TIMEOUT_S)
         except TimeoutError:
@@ -80,7 +58,7 @@ class TransportWsSession:
 
     async def _init(self, message: dict[str, Any]) -> bool:
         payload = message.get("payload") or {}
-        headers = {key.lower(): value for key, value in self._socket.headers.items()}
+        headers = self._upgrade_headers()
         if isinstance(payload, dict):
             headers.update({str(k).lower(): str(v) for k, v in payload.items() if v is not None})
         self._caller = self._region.authenticate(headers)
@@ -125,23 +103,12 @@ class TransportWsSession:
         return True
 
     def _complete(self, operation_id: str) -> None:
-        subscription = self._subscriptions.pop(operation_id, None)
-        if subscription is not None:
-            self._region.subscriptions.unsubscribe(subscription)
+        self._forget(operation_id)
 
     async def _receive(self) -> dict[str, Any] | None:
         """The next message, or None after closing the socket over a malformed one."""
-        text = await self._socket.receive_text()
-        try:
-            message = json.loads(text)
-        except ValueError:
-            message = None
+        message = await self._receive_json()
         if not isinstance(message, dict):
             await self._socket.close(4400, "Messages must be JSON objects")
             return None
         return message
-
-    async def _send(self, message: dict[str, Any]) -> None:
-        async with self._send_lock:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-                await self._socket.send_text(json.dumps(message))
