@@ -40,6 +40,7 @@ class Caller:
     identity: dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     source_ip: str = "127.0.0.1"
+    credential: str = ""  # what rate limits count by: the key, or the signer's key id
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,14 @@ def authenticate(
     api_key = headers.get("x-api-key")
     if api_key is not None:
         if hmac.compare_digest(api_key.encode(), credentials.api_key.encode()):
-            return Caller(API_KEY, None, headers)
+            return Caller(API_KEY, None, headers, credential=api_key)
         return None
     authorization = headers.get("authorization", "")
     signed = authorization.startswith("AWS4-HMAC-SHA256")
     if signed and request is not None and verify_sigv4(credentials, region, headers, *request):
-        return Caller(AWS_IAM, iam_identity(credentials), headers)
+        return Caller(
+            AWS_IAM, iam_identity(credentials), headers, credential=credentials.access_key_id
+        )
     return None
 
 

@@ -22,6 +22,7 @@ from emulator.auth import (
 )
 from emulator.deployment import LocalDeployment, Topology
 from emulator.http import build_app
+from emulator.limits import DEFAULT_MAX_DEPTH, Limits
 from emulator.seed import seed
 from emulator.statefile import DEFAULT_STATE_DIR, NotRunning, RunningDev, announce, withdraw
 
@@ -59,6 +60,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key clients send")
     dev.add_argument("--seed", action="store_true", help="create a few sample products at start")
+    dev.add_argument(
+        "--max-depth", type=int, default=DEFAULT_MAX_DEPTH, help="deepest query allowed (15)"
+    )
+    dev.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        help="requests per second per API key or IAM key (default: no limit)",
+    )
     dev.add_argument("--iam-access-key-id", default=DEFAULT_ACCESS_KEY_ID)
     dev.add_argument("--iam-secret-access-key", default=DEFAULT_SECRET_ACCESS_KEY)
     dev.add_argument(
@@ -78,13 +88,18 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--port must leave room for one port per region")
     if args.replication_lag_ms < 0:
         parser.error("--replication-lag-ms must not be negative")
+    if args.max_depth < 1:
+        parser.error("--max-depth must be at least 1")
+    if args.rate_limit is not None and args.rate_limit <= 0:
+        parser.error("--rate-limit must be greater than 0")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("--host must be a loopback address: the emulator has no real auth")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     topology = Topology(regions, args.host, args.port, args.replication_lag_ms)
     state_dir = Path(args.state_dir)
     credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
-    deployment = LocalDeployment(topology, credentials)
+    limits = Limits(max_depth=args.max_depth, rate_per_second=args.rate_limit)
+    deployment = LocalDeployment(topology, credentials, limits)
     try:
         deployment.start()
         if args.seed:

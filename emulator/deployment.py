@@ -15,6 +15,7 @@ from emulator.cloud import (
 )
 from emulator.deadletters import DEAD_LETTER_TABLE
 from emulator.executor import load_schema
+from emulator.limits import Limits
 from emulator.region import RegionRuntime
 from emulator.streams import Replicator, StreamReader
 from projections.settings import Settings
@@ -36,7 +37,9 @@ class Topology:
 class LocalDeployment:
     """Starts and stops everything ``gateway dev`` runs, except the HTTP servers."""
 
-    def __init__(self, topology: Topology, credentials: LocalCredentials) -> None:
+    def __init__(
+        self, topology: Topology, credentials: LocalCredentials, limits: Limits | None = None
+    ) -> None:
         credentials.install()
         self.topology = topology
         self.cloud = LocalCloud(topology.host)
@@ -54,7 +57,11 @@ class LocalDeployment:
             create_tables(settings)
             create_dead_letter_table(settings, DEAD_LETTER_TABLE)
         schema = load_schema()
-        self.regions = [RegionRuntime(settings, credentials, schema) for settings in self.settings]
+        # Each region is its own AppSync API, with its own rate buckets.
+        self.regions = [
+            RegionRuntime(settings, credentials, schema, limits.for_region() if limits else None)
+            for settings in self.settings
+        ]
         primary_settings = self.settings[0]
         primary_streams = boto3.client(
             "dynamodbstreams", region_name=primary, endpoint_url=self.cloud.endpoint_url

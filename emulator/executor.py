@@ -35,8 +35,9 @@ from graphql import (
     validate,
 )
 
-from domain.errors import GatewayError, InternalFailure, Unauthorized
+from domain.errors import GatewayError, InternalFailure, LimitExceeded, Unauthorized
 from emulator.auth import API_KEY, AWS_IAM, Caller
+from emulator.limits import Limits
 
 logger = logging.getLogger("gateway.executor")
 
@@ -74,9 +75,10 @@ class Executor:
         Calls the region's resolver Lambda with one AppSync event.
     """
 
-    def __init__(self, schema: GraphQLSchema, invoke: Invoke) -> None:
+    def __init__(self, schema: GraphQLSchema, invoke: Invoke, limits: Limits | None = None) -> None:
         self.schema = schema
         self._invoke = invoke
+        self.limits = limits or Limits()
         self.subscribed_mutations = subscribed_mutations(schema)
         self._roots = {root for root in (schema.query_type, schema.mutation_type) if root}
 
@@ -88,10 +90,15 @@ class Executor:
         caller: Caller,
     ) -> Outcome:
         try:
+            self.limits.check_size(query)
             document = parse(query)
+            errors = validate(self.schema, document)
+            if not errors:
+                self.limits.check_depth(document)
         except GraphQLError as error:
             return Outcome({"data": None, "errors": [format_error(error)]})
-        errors = validate(self.schema, document)
+        except LimitExceeded as error:
+            return Outcome({"data": None, "errors": [_error(error.message, "LimitExceeded")]})
         if errors:
             return Outcome({"data": None, "errors": [format_error(error) for error in errors]})
         operation = _operation(document, operation_name)

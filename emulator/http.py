@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from domain.errors import LimitExceeded
 from emulator.realtime_ws import PROTOCOL as APPSYNC_REALTIME
 from emulator.realtime_ws import AppSyncRealtimeSession
 from emulator.region import RegionRuntime
@@ -34,6 +35,10 @@ def build_app(region: RegionRuntime) -> Starlette:
         caller = region.authenticate(headers, (request.method, str(request.url), body))
         if caller is None:
             return _failure(401, "UnauthorizedException", _UNAUTHORIZED)
+        try:
+            region.limits.check_rate(caller.credential)
+        except LimitExceeded as error:
+            return _failure(429, "LimitExceeded", error.message)
         request_json = _parse_request(body)
         if isinstance(request_json, str):
             return _failure(400, "MalformedHttpRequestException", request_json)

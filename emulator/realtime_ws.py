@@ -140,6 +140,7 @@ class AppSyncRealtimeSession(SocketSession):
             await self._send(outgoing)
 
         try:
+            self._region.subscriptions.limits.check_subscriptions(len(self._subscriptions))
             self._subscriptions[operation_id] = self._region.subscriptions.subscribe(
                 query, variables, operation_name, caller, deliver
             )

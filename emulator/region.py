@@ -12,6 +12,7 @@ from emulator.auth import Caller, LocalCredentials, authenticate
 from emulator.cloud import stream_arn
 from emulator.deadletters import DeadLetters
 from emulator.executor import Executor, Outcome
+from emulator.limits import Limits
 from emulator.streams import StreamPoller, StreamReader
 from emulator.subscriptions import Subscriptions
 from projections.settings import Settings
@@ -44,11 +45,19 @@ class LambdaPool:
 class RegionRuntime:
     """Everything one region runs, wired from that region's settings."""
 
-    def __init__(self, settings: Settings, credentials: LocalCredentials, schema: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: LocalCredentials,
+        schema: Any,
+        limits: Limits | None = None,
+    ) -> None:
         self.settings = settings
         self.credentials = credentials
-        self.executor = Executor(schema, LambdaPool(lambda: build_handler(settings)))
-        self.subscriptions = Subscriptions(schema, self.executor.subscribed_mutations)
+        self.limits = limits or Limits()
+        pool = LambdaPool(lambda: build_handler(settings))
+        self.executor = Executor(schema, pool, self.limits)
+        self.subscriptions = Subscriptions(schema, self.executor.subscribed_mutations, self.limits)
         projector = build_projector(settings, credentials.botocore())
         streams = boto3.client(
             "dynamodbstreams", region_name=settings.region, endpoint_url=settings.endpoint_url

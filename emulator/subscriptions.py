@@ -33,6 +33,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 from domain.errors import Unauthorized, ValidationError
 from emulator.auth import Caller
 from emulator.executor import auth_modes
+from emulator.limits import Limits
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -62,9 +63,12 @@ class Subscription:
 class Subscriptions:
     """Every subscription of one region, and the fan-out of its publish mutations."""
 
-    def __init__(self, schema: GraphQLSchema, bound: dict[str, list[str]]) -> None:
+    def __init__(
+        self, schema: GraphQLSchema, bound: dict[str, list[str]], limits: Limits | None = None
+    ) -> None:
         self._schema = schema
         self._bound = bound
+        self.limits = limits or Limits()
         self._active: dict[int, Subscription] = {}
         self._keys = itertools.count(1)
 
@@ -89,11 +93,15 @@ class Subscriptions:
             It is not a subscription to exactly one field.
         Unauthorized
             The caller's mode is not allowed on the field.
+        LimitExceeded
+            The document is too large or too deep.
         """
+        self.limits.check_size(query)
         document = parse(query)
         errors = validate(self._schema, document)
         if errors:
             raise errors[0]
+        self.limits.check_depth(document)
         operations = [
             node
             for node in document.definitions

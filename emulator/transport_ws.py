@@ -88,6 +88,7 @@ class TransportWsSession(SocketSession):
             await self._send({"id": operation_id, "type": "next", "payload": {"data": data}})
 
         try:
+            self._region.subscriptions.limits.check_subscriptions(len(self._subscriptions))
             self._subscriptions[operation_id] = self._region.subscriptions.subscribe(
                 query, variables, operation_name, self._caller, deliver
             )
