@@ -36,6 +36,7 @@ from graphql import (
 )
 
 from domain.errors import GatewayError, InternalFailure, LimitExceeded, Unauthorized
+from emulator import scalars
 from emulator.auth import API_KEY, AWS_IAM, Caller
 from emulator.limits import Limits
 
@@ -55,7 +56,9 @@ def load_schema(schema_file: Path | None = None) -> GraphQLSchema:
         if schema_file is not None
         else resources.files("schema").joinpath("schema.graphql").read_text()
     )
-    return build_schema(prelude + "\n" + sdl)
+    schema = build_schema(prelude + "\n" + sdl)
+    scalars.install(schema)
+    return schema
 
 
 @dataclass

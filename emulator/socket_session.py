@@ -8,7 +8,7 @@ import contextlib
 import json
 from typing import Any, Protocol
 
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
 from emulator.auth import Caller
 from emulator.subscriptions import Subscription, Subscriptions
@@ -36,7 +36,8 @@ class SocketSession:
         """Serve the connection until the client leaves; then drop its subscriptions."""
         try:
             await self._serve()
-        except WebSocketDisconnect:
+        except (WebSocketDisconnect, WebSocketDisconnected):
+            # The second: a send found the client gone, so the next receive cannot run.
             pass
         finally:
             for subscription in self._subscriptions.values():
@@ -66,5 +67,5 @@ class SocketSession:
 
     async def _send(self, message: dict[str, Any]) -> None:
         async with self._send_lock:
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect, WebSocketDisconnected):
                 await self._socket.send_text(json.dumps(message))
