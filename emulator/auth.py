@@ -18,9 +18,11 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from emulator.cloud import LOCAL_ACCOUNT_ID
+from emulator.jwt_issuer import LocalIssuer
 
 API_KEY = "API_KEY"
 AWS_IAM = "AWS_IAM"
+COGNITO = "AMAZON_COGNITO_USER_POOLS"
 DEFAULT_API_KEY = "da2-gatewaylocaldevelopmentkey"
 DEFAULT_ACCESS_KEY_ID = "AKIAGATEWAYLOCAL0001"
 DEFAULT_SECRET_ACCESS_KEY = "gateway-local-secret-access-key"
@@ -65,6 +67,7 @@ def authenticate(
     region: str,
     headers: dict[str, str],
     request: tuple[str, str, bytes] | None = None,
+    issuer: LocalIssuer | None = None,
 ) -> Caller | None:
     """The caller these headers prove, or None when they prove nobody.
 
@@ -74,13 +77,21 @@ def authenticate(
         Lower-cased request headers (for a WebSocket, the init payload's too).
     request
         ``(method, url, body)`` of an HTTP request, needed to check a signature.
+    issuer
+        The local user pool; without it, JWTs are not accepted.
     """
+    authorization = headers.get("authorization", "")
+    if issuer is not None and authorization and not authorization.startswith("AWS4-"):
+        token = authorization.removeprefix("Bearer ").strip()
+        claims = issuer.verify(token)
+        if claims is None:
+            return None
+        return Caller(COGNITO, cognito_identity(claims), headers, credential=claims["sub"])
     api_key = headers.get("x-api-key")
     if api_key is not None:
         if hmac.compare_digest(api_key.encode(), credentials.api_key.encode()):
             return Caller(API_KEY, None, headers, credential=api_key)
         return None
-    authorization = headers.get("authorization", "")
     signed = authorization.startswith("AWS4-HMAC-SHA256")
     if signed and request is not None and verify_sigv4(credentials, region, headers, *request):
         return Caller(
@@ -122,6 +133,20 @@ def verify_sigv4(
     canonical = signer.canonical_request(request)
     expected = signer.signature(signer.string_to_sign(request, canonical), request)
     return hmac.compare_digest(expected, match["signature"])
+
+
+def cognito_identity(claims: dict[str, Any]) -> dict[str, Any]:
+    """The identity AppSync gives a Lambda for a Cognito user-pool token."""
+    groups = claims.get("cognito:groups") or []
+    return {
+        "sub": claims["sub"],
+        "issuer": claims["iss"],
+        "username": claims.get("cognito:username", claims["sub"]),
+        "claims": claims,
+        "sourceIp": ["127.0.0.1"],
+        "defaultAuthStrategy": "ALLOW",
+        "groups": list(groups) if isinstance(groups, list) else None,
+    }
 
 
 def iam_identity(credentials: LocalCredentials) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from emulator.auth import (
 )
 from emulator.deployment import LocalDeployment, Topology
 from emulator.http import build_app
+from emulator.jwt_issuer import DEFAULT_TTL_S, LocalIssuer
 from emulator.limits import DEFAULT_MAX_DEPTH, Limits
 from emulator.seed import seed
 from emulator.statefile import DEFAULT_STATE_DIR, NotRunning, RunningDev, announce, withdraw
@@ -34,6 +35,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "dev":
         return _dev(parser, args)
+    if args.command == "token":
+        return _token(parser, args)
     if args.command in ("projections", "dlq"):
         try:
             return operations.run(args)
@@ -76,8 +79,26 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_STATE_DIR,
         help="where the other gateway commands find this one (default .gateway)",
     )
+    token = commands.add_parser(
+        "token", help="print a JWT that gateway dev accepts, as a Cognito ID token"
+    )
+    token.add_argument("--sub", required=True, help="the user's id (a customer's id)")
+    token.add_argument("--groups", default="", help="comma-separated, e.g. customers or staff")
+    token.add_argument("--ttl", type=int, default=DEFAULT_TTL_S, help="seconds until it expires")
+    token.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help="where the signing key is")
     operations.add_commands(commands)
     return parser
+
+
+def _token(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if not args.sub.strip():
+        parser.error("--sub must not be empty")
+    if args.ttl <= 0:
+        parser.error("--ttl must be greater than 0")
+    groups = [group.strip() for group in args.groups.split(",") if group.strip()]
+    issuer = LocalIssuer.in_state_dir(Path(args.state_dir))
+    print(issuer.mint(args.sub, groups, args.ttl))
+    return 0
 
 
 def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -99,7 +120,8 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     state_dir = Path(args.state_dir)
     credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
     limits = Limits(max_depth=args.max_depth, rate_per_second=args.rate_limit)
-    deployment = LocalDeployment(topology, credentials, limits)
+    issuer = LocalIssuer.in_state_dir(state_dir)
+    deployment = LocalDeployment(topology, credentials, limits, issuer)
     try:
         deployment.start()
         if args.seed:

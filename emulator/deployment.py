@@ -15,6 +15,7 @@ from emulator.cloud import (
 )
 from emulator.deadletters import DEAD_LETTER_TABLE
 from emulator.executor import load_schema
+from emulator.jwt_issuer import LocalIssuer
 from emulator.limits import Limits
 from emulator.region import RegionRuntime
 from emulator.streams import Replicator, StreamReader
@@ -38,7 +39,11 @@ class LocalDeployment:
     """Starts and stops everything ``gateway dev`` runs, except the HTTP servers."""
 
     def __init__(
-        self, topology: Topology, credentials: LocalCredentials, limits: Limits | None = None
+        self,
+        topology: Topology,
+        credentials: LocalCredentials,
+        limits: Limits | None = None,
+        issuer: LocalIssuer | None = None,
     ) -> None:
         credentials.install()
         self.topology = topology
@@ -59,7 +64,9 @@ class LocalDeployment:
         schema = load_schema()
         # Each region is its own AppSync API, with its own rate buckets.
         self.regions = [
-            RegionRuntime(settings, credentials, schema, limits.for_region() if limits else None)
+            RegionRuntime(
+                settings, credentials, schema, limits.for_region() if limits else None, issuer
+            )
             for settings in self.settings
         ]
         primary_settings = self.settings[0]

@@ -37,13 +37,17 @@ from graphql import (
 
 from domain.errors import GatewayError, InternalFailure, LimitExceeded, Unauthorized
 from emulator import scalars
-from emulator.auth import API_KEY, AWS_IAM, Caller
+from emulator.auth import API_KEY, AWS_IAM, COGNITO, Caller
 from emulator.limits import Limits
 
 logger = logging.getLogger("gateway.executor")
 
 DEFAULT_AUTH_MODE = API_KEY
-_MODE_DIRECTIVES = {"aws_api_key": API_KEY, "aws_iam": AWS_IAM}
+_MODE_DIRECTIVES = {
+    "aws_api_key": API_KEY,
+    "aws_iam": AWS_IAM,
+    "aws_cognito_user_pools": COGNITO,
+}
 
 Invoke = Callable[[dict[str, Any]], Any]
 
@@ -143,7 +147,7 @@ class Executor:
         if parent not in self._roots:
             return default_field_resolver(source, info, **arguments)
         caller: Caller = info.context
-        if caller.mode not in auth_modes(parent.fields[info.field_name], parent):
+        if not allowed(caller, parent.fields[info.field_name], parent):
             raise Unauthorized(f"Not Authorized to access {info.field_name} on type {parent.name}")
         return self._invoke(appsync_event(info, arguments, caller))
 
@@ -191,17 +195,42 @@ def selection_list(
     return list(dict.fromkeys(paths))
 
 
-def auth_modes(root_field: GraphQLField, parent: GraphQLObjectType) -> set[str]:
-    """The modes allowed on a field: its own directives, else its type's, else the default."""
+def auth_modes(root_field: GraphQLField, parent: GraphQLObjectType) -> dict[str, set[str] | None]:
+    """The modes allowed on a field, each with the Cognito groups it needs (None: any).
+
+    AppSync's precedence: the field's own directives, else its type's, else the
+    API's default mode.
+    """
     for node in (root_field.ast_node, parent.ast_node):
-        modes = {
-            _MODE_DIRECTIVES[directive.name.value]
-            for directive in (node.directives if node else ()) or ()
-            if directive.name.value in _MODE_DIRECTIVES
-        }
+        modes: dict[str, set[str] | None] = {}
+        for directive in (node.directives if node else ()) or ():
+            mode = _MODE_DIRECTIVES.get(directive.name.value)
+            if mode is None:
+                continue
+            groups = _groups_argument(directive)
+            modes[mode] = groups
         if modes:
             return modes
-    return {DEFAULT_AUTH_MODE}
+    return {DEFAULT_AUTH_MODE: None}
+
+
+def allowed(caller: Caller, root_field: GraphQLField, parent: GraphQLObjectType) -> bool:
+    """Whether the caller's mode (and, for Cognito, its groups) may use the field."""
+    modes = auth_modes(root_field, parent)
+    if caller.mode not in modes:
+        return False
+    needed = modes[caller.mode]
+    if needed is None:
+        return True
+    groups = (caller.identity or {}).get("groups") or []
+    return bool(needed.intersection(groups))
+
+
+def _groups_argument(directive: Any) -> set[str] | None:
+    for argument in directive.arguments or ():
+        if argument.name.value == "cognito_groups":
+            return {value.value for value in getattr(argument.value, "values", ())}
+    return None
 
 
 def subscribed_mutations(schema: GraphQLSchema) -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ from emulator.auth import Caller, LocalCredentials, authenticate
 from emulator.cloud import stream_arn
 from emulator.deadletters import DeadLetters
 from emulator.executor import Executor, Outcome
+from emulator.jwt_issuer import LocalIssuer
 from emulator.limits import Limits
 from emulator.streams import StreamPoller, StreamReader
 from emulator.subscriptions import Subscriptions
@@ -51,9 +52,11 @@ class RegionRuntime:
         credentials: LocalCredentials,
         schema: Any,
         limits: Limits | None = None,
+        issuer: LocalIssuer | None = None,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
+        self.issuer = issuer
         self.limits = limits or Limits()
         pool = LambdaPool(lambda: build_handler(settings))
         self.executor = Executor(schema, pool, self.limits)
@@ -77,7 +80,7 @@ class RegionRuntime:
     def authenticate(
         self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
     ) -> Caller | None:
-        return authenticate(self.credentials, self.name, headers, request)
+        return authenticate(self.credentials, self.name, headers, request, self.issuer)
 
     def execute(
         self,

@@ -32,7 +32,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 
 from domain.errors import Unauthorized, ValidationError
 from emulator.auth import Caller
-from emulator.executor import auth_modes
+from emulator.executor import allowed
 from emulator.limits import Limits
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -120,7 +120,7 @@ class Subscriptions:
         root = self._schema.subscription_type
         assert root is not None  # validation passed, so the schema has one
         definition = root.fields[node.name.value]
-        if caller.mode not in auth_modes(definition, root):
+        if not allowed(caller, definition, root):
             raise Unauthorized(f"Not Authorized to access {node.name.value} on type Subscription")
         coerced = get_variable_values(
             self._schema, operation.variable_definitions or (), variables or {}

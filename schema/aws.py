@@ -45,6 +45,21 @@ class AwsApiKey:
     """Allowed to callers with the API key."""
 
 
+@strawberry.schema_directive(
+    locations=[Location.OBJECT, Location.FIELD_DEFINITION], name="aws_cognito_user_pools"
+)
+class AwsCognitoUserPools:
+    """Allowed to callers with a user-pool token; with groups, only to those groups."""
+
+    # AppSync spells the argument in snake case; strawberry would camel-case it.
+    cognito_groups: list[str] | None = strawberry.directive_field(name="cognito_groups")
+
+
+def user_pools(*groups: str) -> AwsCognitoUserPools:
+    """``@aws_cognito_user_pools``, for any signed-in user or only for ``groups``."""
+    return AwsCognitoUserPools(cognito_groups=list(groups) if groups else strawberry.UNSET)
+
+
 @strawberry.schema_directive(locations=[Location.OBJECT, Location.FIELD_DEFINITION], name="aws_iam")
 class AwsIam:
     """Allowed to callers signing with SigV4 (the stream handler)."""

@@ -6,14 +6,15 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.aws import AwsApiKey, AWSDateTime, AWSEmail, resolved_by_lambda
+from schema.aws import AwsApiKey, AWSDateTime, AWSEmail, resolved_by_lambda, user_pools
 
 if TYPE_CHECKING:
     from schema.orders import Order
 
 
 @strawberry.type(
-    description="A customer, as this region's projection holds it.", directives=[AwsApiKey()]
+    description="A customer, as this region's projection holds it.",
+    directives=[AwsApiKey(), user_pools()],
 )
 class Customer:
     id: strawberry.ID = strawberry.field(description="The customer's id.")
@@ -45,7 +46,7 @@ class RegisterCustomerInput:
 class CustomerQuery:
     @strawberry.field(
         description="One customer, or null. With minVersion, never an older profile.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools()],
     )
     def customer(
         self, id: strawberry.ID, min_version: int | None = strawberry.UNSET
@@ -58,7 +59,7 @@ class CustomerMutation:
     @strawberry.mutation(
         description="Register a customer. Errors: ValidationError (bad or taken email, "
         "taken id), PrimaryUnavailable.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools()],
     )
     def register_customer(self, input: RegisterCustomerInput) -> Customer | None:
         resolved_by_lambda()

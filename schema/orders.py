@@ -7,7 +7,14 @@ from enum import Enum
 
 import strawberry
 
-from schema.aws import AwsApiKey, AWSDateTime, AwsIam, AwsSubscribe, resolved_by_lambda
+from schema.aws import (
+    AwsApiKey,
+    AWSDateTime,
+    AwsIam,
+    AwsSubscribe,
+    resolved_by_lambda,
+    user_pools,
+)
 
 
 @strawberry.enum(description="Where an order is in its life.")
@@ -19,7 +26,7 @@ class OrderStatus(Enum):
 
 @strawberry.type(
     description="The customer as they were when the order was placed.",
-    directives=[AwsApiKey(), AwsIam()],
+    directives=[AwsApiKey(), user_pools(), AwsIam()],
 )
 class OrderCustomer:
     id: strawberry.ID = strawberry.field(description="The customer's id.")
@@ -29,7 +36,7 @@ class OrderCustomer:
 
 @strawberry.type(
     description="One product in an order, at its name and price when placed.",
-    directives=[AwsApiKey(), AwsIam()],
+    directives=[AwsApiKey(), user_pools(), AwsIam()],
 )
 class OrderLine:
     product_id: strawberry.ID = strawberry.field(description="The product ordered.")
@@ -39,7 +46,7 @@ class OrderLine:
     line_total_cents: int = strawberry.field(description="quantity x unitPriceCents.")
 
 
-@strawberry.type(description="An order.", directives=[AwsApiKey(), AwsIam()])
+@strawberry.type(description="An order.", directives=[AwsApiKey(), user_pools(), AwsIam()])
 class Order:
     id: strawberry.ID = strawberry.field(description="The order's id.")
     customer_id: strawberry.ID = strawberry.field(description="Who placed it.")
@@ -53,7 +60,9 @@ class Order:
     updated_at: AWSDateTime = strawberry.field(description="When it last changed.")
 
 
-@strawberry.type(description="One page of orders, newest first.", directives=[AwsApiKey()])
+@strawberry.type(
+    description="One page of orders, newest first.", directives=[AwsApiKey(), user_pools()]
+)
 class OrderConnection:
     items: list[Order] = strawberry.field(description="The orders on this page.")
     next_token: str | None = strawberry.field(
@@ -110,14 +119,14 @@ class PublishedOrderLineInput:
 class OrderQuery:
     @strawberry.field(
         description="One order, or null. With minVersion, never an older version.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools()],
     )
     def order(self, id: strawberry.ID, min_version: int | None = strawberry.UNSET) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.field(
         description="A customer's orders, newest first, optionally in one status.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools()],
     )
     def orders_by_customer(
         self,
@@ -134,7 +143,7 @@ class OrderMutation:
     @strawberry.mutation(
         description="Place an order, taking stock. Errors: ValidationError, NotFound, "
         "InsufficientStock, VersionConflict (too contended; retry), PrimaryUnavailable.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools()],
     )
     def place_order(self, input: PlaceOrderInput) -> Order | None:
         resolved_by_lambda()
@@ -142,7 +151,7 @@ class OrderMutation:
     @strawberry.mutation(
         description="Cancel a PLACED order and restock. Errors: NotFound, VersionConflict, "
         "InvalidTransition, PrimaryUnavailable.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools()],
     )
     def cancel_order(self, input: CancelOrderInput) -> Order | None:
         resolved_by_lambda()
@@ -150,7 +159,7 @@ class OrderMutation:
     @strawberry.mutation(
         description="Ship a PLACED order. Errors: NotFound, VersionConflict, "
         "InvalidTransition, PrimaryUnavailable.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools("staff")],
     )
     def ship_order(self, input: ShipOrderInput) -> Order | None:
         resolved_by_lambda()
@@ -180,7 +189,11 @@ class OrderMutation:
 class OrderSubscription:
     @strawberry.subscription(
         description="Changes to orders; narrowed by order id or customer id when given.",
-        directives=[AwsSubscribe(mutations=["publishOrderChanged"]), AwsApiKey()],
+        directives=[
+            AwsSubscribe(mutations=["publishOrderChanged"]),
+            AwsApiKey(),
+            user_pools(),
+        ],
     )
     async def on_order_changed(
         self,

@@ -6,12 +6,19 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from schema.aws import AwsApiKey, AWSDateTime, AwsIam, AwsSubscribe, resolved_by_lambda
+from schema.aws import (
+    AwsApiKey,
+    AWSDateTime,
+    AwsIam,
+    AwsSubscribe,
+    resolved_by_lambda,
+    user_pools,
+)
 
 
 @strawberry.type(
     description="A product in the catalogue, as this region's projection holds it.",
-    directives=[AwsApiKey(), AwsIam()],
+    directives=[AwsApiKey(), user_pools(), AwsIam()],
 )
 class Product:
     id: strawberry.ID = strawberry.field(description="The product's id, assigned on creation.")
@@ -29,7 +36,7 @@ class Product:
     updated_at: AWSDateTime = strawberry.field(description="When the last change was written.")
 
 
-@strawberry.type(description="One page of products.", directives=[AwsApiKey()])
+@strawberry.type(description="One page of products.", directives=[AwsApiKey(), user_pools()])
 class ProductConnection:
     items: list[Product] = strawberry.field(description="The products on this page.")
     next_token: str | None = strawberry.field(
@@ -79,7 +86,7 @@ class AdjustStockInput:
 class ProductQuery:
     @strawberry.field(
         description="One product from this region's projection, or null if it does not exist.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools()],
     )
     def product(
         self,
@@ -90,7 +97,7 @@ class ProductQuery:
 
     @strawberry.field(
         description="Products, ordered by id, optionally in one category.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools()],
     )
     def products(
         self,
@@ -105,7 +112,7 @@ class ProductQuery:
 class ProductMutation:
     @strawberry.mutation(
         description="Create a product. Errors: ValidationError, PrimaryUnavailable.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools("staff")],
     )
     def create_product(self, input: CreateProductInput) -> Product | None:
         resolved_by_lambda()
@@ -113,7 +120,7 @@ class ProductMutation:
     @strawberry.mutation(
         description="Change catalogue fields. Errors: ValidationError, NotFound, "
         "VersionConflict, PrimaryUnavailable.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools("staff")],
     )
     def update_product(self, input: UpdateProductInput) -> Product | None:
         resolved_by_lambda()
@@ -121,7 +128,7 @@ class ProductMutation:
     @strawberry.mutation(
         description="Move stock in or out. Errors: ValidationError, NotFound, "
         "InsufficientStock, PrimaryUnavailable.",
-        directives=[AwsApiKey()],
+        directives=[AwsApiKey(), user_pools("staff")],
     )
     def adjust_stock(self, input: AdjustStockInput) -> Product | None:
         resolved_by_lambda()
@@ -151,7 +158,11 @@ class ProductMutation:
 class ProductSubscription:
     @strawberry.subscription(
         description="Every change to products; narrowed by id or category when given.",
-        directives=[AwsSubscribe(mutations=["publishProductChanged"]), AwsApiKey()],
+        directives=[
+            AwsSubscribe(mutations=["publishProductChanged"]),
+            AwsApiKey(),
+            user_pools(),
+        ],
     )
     async def on_product_changed(
         self,

@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from schema.aws import AwsApiKey, AWSDateTime, resolved_by_lambda
+from schema.aws import AwsApiKey, AWSDateTime, resolved_by_lambda, user_pools
 
 
 @strawberry.enum(description="Whether this region takes writes now.")
@@ -17,7 +17,10 @@ class RegionMode(Enum):
     )
 
 
-@strawberry.type(description="The region that answered this request.", directives=[AwsApiKey()])
+@strawberry.type(
+    description="The region that answered this request.",
+    directives=[AwsApiKey(), user_pools()],
+)
 class RegionInfo:
     name: str = strawberry.field(description="This region, such as eu-west-1.")
     primary: str = strawberry.field(description="The region that takes writes.")
@@ -33,6 +36,9 @@ class RegionInfo:
 
 @strawberry.type
 class RegionQuery:
-    @strawberry.field(description="Which region answered, and its state.", directives=[AwsApiKey()])
+    @strawberry.field(
+        description="Which region answered, and its state.",
+        directives=[AwsApiKey(), user_pools()],
+    )
     def region(self) -> RegionInfo:
         resolved_by_lambda()
