@@ -185,6 +185,9 @@ class AppSyncRealtimeSession(SocketSession):
 
 def _decode_headers(encoded: str) -> dict[str, str]:
     """Headers from base64 (standard or URL-safe, padded or not) JSON."""
+    # Clients (gql among them) put standard base64 in the query string unescaped, so
+    # its "+" arrives as a space.
+    encoded = encoded.replace(" ", "+")
     try:
         padded = encoded + "=" * (-len(encoded) % 4)
         decoded = json.loads(base64.b64decode(padded.replace("-", "+").replace("_", "/")))

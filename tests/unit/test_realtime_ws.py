@@ -1,0 +1,351 @@
+"""AppSync's real-time protocol (graphql-ws), driven through a scripted fake WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+import pytest
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
+
+from emulator.auth import API_KEY, Caller
+from emulator.executor import load_schema, subscribed_mutations
+from emulator.realtime_ws import AppSyncRealtimeSession
+from emulator.region import RegionRuntime
+from emulator.subscriptions import Subscriptions
+
+SCHEMA = load_schema()
+KEY = "da2-realtime-unit-key"
+PROTOCOL = "graphql-ws"
+TOYS = 'subscription { onProductChanged(category: "toys") { id name stock } }'
+BALL = {"id": "p-1", "name": "Ball", "category": "toys", "stock": 10, "version": 3}
+ACK = {"type": "connection_ack", "payload": {"connectionTimeoutMs": 300_000}}
+WAIT_S = 2.0
+
+Step = str | Callable[["FakeWebSocket"], Awaitable[None]]
+
+
+@dataclass
+class FakeWebSocket:
+    """A Starlette WebSocket whose client sends a script, then hangs up.
+
+    A step is the text the client sends next, or a coroutine function given the socket
+    and run while the session waits for that text: the moment to act on an idle session.
+    """
+
+    script: list[Step]
+    headers: dict[str, str] = field(default_factory=lambda: {"x-api-key": KEY})
+    query_params: dict[str, str] = field(default_factory=dict)
+    subprotocols: list[str] = field(default_factory=lambda: [PROTOCOL])
+    accepted: list[str | None] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+
+    @property
+    def scope(self) -> dict[str, Any]:
+        return {"subprotocols": self.subprotocols}
+
+    async def accept(self, subprotocol: str | None = None) -> None:
+        self.accepted.append(subprotocol)
+
+    async def receive_text(self) -> str:
+        while self.script and not self.closed:
+            step = self.script.pop(0)
+            if isinstance(step, str):
+                return step
+            await step(self)
+        raise WebSocketDisconnect()
+
+    async def send_text(self, text: str) -> None:
+        self.sent.append(json.loads(text))
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        self.closed.append(code)
+
+
+class FakeRegion:
+    """The parts of a region a session uses: the API-key check and real subscriptions."""
+
+    def __init__(self) -> None:
+        self.subscriptions = Subscriptions(SCHEMA, subscribed_mutations(SCHEMA))
+        self.registered: list[int] = []
+
+    async def count(self, socket: FakeWebSocket) -> None:
+        """A script step: note how many subscriptions the region holds right now."""
+        self.registered.append(len(self.subscriptions))
+
+    def authenticate(
+        self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
+    ) -> Caller | None:
+        return Caller(API_KEY, None, headers) if headers.get("x-api-key") == KEY else None
+
+
+@dataclass
+class VanishingWebSocket(FakeWebSocket):
+    """A client gone as the server answers ``vanish_on``: Starlette fails that send with
+    WebSocketDisconnect(1006), then every receive with WebSocketDisconnected."""
+
+    vanish_on: str = "complete"
+    gone: bool = False
+
+    async def send_text(self, text: str) -> None:
+        if self.gone or json.loads(text).get("type") == self.vanish_on:
+            self.gone = True
+            raise WebSocketDisconnect(1006)
+        await super().send_text(text)
+
+    async def receive_text(self) -> str:
+        if self.gone:
+            raise WebSocketDisconnected('WebSocket is not connected. Need to call "accept" first.')
+        return await super().receive_text()
+
+
+def play(
+    script: Sequence[Step],
+    region: FakeRegion | None = None,
+    *,
+    keepalive_s: float | None = None,
+    client: type[FakeWebSocket] = FakeWebSocket,
+    **connection: Any,
+) -> FakeWebSocket:
+    """Play a script through a session; ``connection`` overrides the socket's headers,
+    query_params or subprotocols (by default: the API key in the upgrade headers)."""
+    socket = client(list(script), **connection)
+    session = AppSyncRealtimeSession(
+        cast(WebSocket, socket), cast(RegionRuntime, region or FakeRegion())
+    )
+    if keepalive_s is not None:
+        session.keepalive_s = keepalive_s
+    asyncio.run(asyncio.wait_for(session.run(), timeout=5))
+    return socket
+
+
+def message(kind: str, **fields: Any) -> str:
+    return json.dumps({"type": kind, **fields})
+
+
+def init() -> str:
+    return message("connection_init")
+
+
+def start(operation_id: str, query: str = TOYS, authorization: dict[str, str] | None = None) -> str:
+    payload: dict[str, Any] = {"data": json.dumps({"query": query, "variables": {}})}
+    if authorization is not None:
+        payload["extensions"] = {"authorization": authorization}
+    return message("start", id=operation_id, payload=payload)
+
+
+def encoded(headers: object, *, url_safe: bool = False) -> str:
+    raw = json.dumps(headers, separators=(",", ":")).encode()
+    if url_safe:
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return base64.b64encode(raw).decode()
+
+
+def errors_of(sent: dict[str, Any]) -> list[str]:
+    return [error["errorType"] for error in sent["payload"]["errors"]]
+
+
+HEADER_PROTOCOL = "header-" + encoded({"x-api-key": KEY, "host": "a~~~"}, url_safe=True)
+
+
+@pytest.mark.parametrize(
+    "connection",
+    [
+        {"headers": {}, "query_params": {"header": encoded({"x-api-key": KEY, "host": "a~~~"})}},
+        {"headers": {}, "subprotocols": [PROTOCOL, HEADER_PROTOCOL]},
+        {"headers": {"X-Api-Key": KEY}},
+    ],
+    ids=["header-query-param", "header-subprotocol", "upgrade-header"],
+)
+def test_each_way_of_sending_the_api_key_is_acknowledged(connection: dict[str, Any]) -> None:
+    """
+    GIVEN the API key in header= (base64), a header- subprotocol (base64url, unpadded)
+          or a plain upgrade header
+    WHEN the client sends connection_init
+    THEN the session accepts exactly graphql-ws (never the header- entry) and answers
+         connection_ack with connectionTimeoutMs 300000, leaving the socket open
+    """
+    assert "=" not in HEADER_PROTOCOL and {"-", "_"} & set(HEADER_PROTOCOL)
+
+    socket = play([init()], **connection)
+
+    assert socket.accepted == [PROTOCOL]
+    assert socket.sent == [ACK]
+    assert socket.closed == []
+
+
+@pytest.mark.parametrize(
+    ("header", "error_type"),
+    [
+        (encoded({"x-api-key": "da2-wrong"}), "UnauthorizedException"),
+        ("%%% not base64 %%%", "BadRequestException"),
+        (base64.b64encode(b"not json").decode(), "BadRequestException"),
+        (encoded(["x-api-key", KEY]), "BadRequestException"),
+    ],
+    ids=["wrong-key", "not-base64", "not-json", "json-array"],
+)
+def test_bad_connection_headers_get_a_connection_error_and_a_close(
+    header: str, error_type: str
+) -> None:
+    """
+    GIVEN a header= query parameter with a wrong key, or that is not base64 JSON object
+    WHEN the client sends connection_init, then tries to subscribe
+    THEN it gets one connection_error of the matching errorType, the socket is closed,
+         and nothing is registered
+    """
+    region = FakeRegion()
+
+    socket = play([init(), start("1")], region, headers={}, query_params={"header": header})
+
+    assert [sent["type"] for sent in socket.sent] == ["connection_error"]
+    assert errors_of(socket.sent[0]) == [error_type]
+    assert socket.closed != []
+    assert len(region.subscriptions) == 0
+
+
+def test_a_start_before_connection_init_is_ignored() -> None:
+    """
+    GIVEN a client that sends start "1" before connection_init
+    WHEN it then initialises and sends start "1" again
+    THEN the first start got no reply and registered nothing; the second is acknowledged
+    """
+    region = FakeRegion()
+
+    socket = play([start("1"), region.count, init(), start("1")], region)
+
+    assert region.registered == [0]
+    assert socket.sent == [ACK, {"type": "start_ack", "id": "1"}]
+
+
+def test_a_subscription_hears_its_changes_until_stopped_or_the_client_leaves() -> None:
+    """
+    GIVEN a client subscribed to toys under "s1", and to another category under "s2"
+    WHEN a book, then a toy, are published; it stops "s1", then "nope"; then it hangs up
+    THEN it gets one data message for "s1" with its selection of the toy, and complete for
+         "s1" only; the region holds "s2" alone once "s1" is stopped, and nothing at the end
+    """
+    region = FakeRegion()
+
+    async def publish(socket: FakeWebSocket) -> None:
+        await region.subscriptions.publish("publishProductChanged", {**BALL, "category": "b"})
+        await region.subscriptions.publish("publishProductChanged", BALL)
+
+    other = start("s2", 'subscription { onProductChanged(category: "c") { id } }')
+    stops: list[Step] = [message("stop", id="s1"), region.count, message("stop", id="nope")]
+    socket = play([init(), start("s1"), other, region.count, publish, *stops], region)
+
+    selection = {"id": "p-1", "name": "Ball", "stock": 10}
+    data = {"type": "data", "id": "s1", "payload": {"data": {"onProductChanged": selection}}}
+    acks = [{"type": "start_ack", "id": "s1"}, {"type": "start_ack", "id": "s2"}]
+    assert socket.sent == [ACK, *acks, data, {"type": "complete", "id": "s1"}]
+    assert region.registered == [2, 1]
+    assert len(region.subscriptions) == 0
+
+
+@pytest.mark.parametrize(
+    ("starts", "error_type", "registered"),
+    [
+        ([start("bad"), start("bad")], "DuplicatedOperationError", 1),
+        ([start("bad", "subscription { onProductChanged { colour } }")], "ValidationError", 0),
+        ([message("start", id="bad", payload={"data": "{not json"})], "MalformedMessage", 0),
+        ([start("bad", authorization={"x-api-key": "da2-wrong"})], "UnauthorizedException", 0),
+    ],
+    ids=["reused-id", "invalid-query", "data-not-json", "wrong-key-in-extensions"],
+)
+def test_a_bad_start_gets_an_error_under_its_id(
+    starts: list[str], error_type: str, registered: int
+) -> None:
+    """
+    GIVEN an acknowledged client
+    WHEN it starts "bad" twice, or with an invalid query, non-JSON data, or a wrong key in
+         extensions.authorization
+    THEN it gets an error for "bad" with the matching errorType, and the bad start
+         registered nothing
+    """
+    region = FakeRegion()
+
+    socket = play([init(), *starts, region.count], region)
+
+    error = socket.sent[-1]
+    assert (error["type"], error.get("id")) == ("error", "bad")
+    assert errors_of(error) == [error_type]
+    assert region.registered == [registered]
+
+
+def test_a_message_over_240_kb_becomes_a_limit_exceeded_error() -> None:
+    """
+    GIVEN a client subscribed to toys' descriptions under "big"
+    WHEN a toy with a 250 KB description is published
+    THEN it gets an error for "big" typed LimitExceeded, and no data message
+    """
+    region = FakeRegion()
+    query = 'subscription { onProductChanged(category: "toys") { id description } }'
+
+    async def publish(socket: FakeWebSocket) -> None:
+        huge = {**BALL, "description": "x" * (250 * 1024)}
+        await region.subscriptions.publish("publishProductChanged", huge)
+
+    socket = play([init(), start("big", query), publish], region)
+
+    assert [sent["type"] for sent in socket.sent] == ["connection_ack", "start_ack", "error"]
+    assert socket.sent[-1]["id"] == "big"
+    assert errors_of(socket.sent[-1]) == ["LimitExceeded"]
+
+
+def test_misuse_gets_errors_the_session_serves_on_and_terminate_closes_it() -> None:
+    """
+    GIVEN an acknowledged client
+    WHEN it sends an unknown message type, text that is not JSON, a valid start,
+         connection_terminate, then another start
+    THEN it gets UnsupportedOperation, MalformedMessage, then start_ack; the socket is
+         closed with 1000 and the last start is never read
+    """
+    script = [init(), message("shout"), "not json", start("s1")]
+
+    socket = play([*script, message("connection_terminate"), start("late")])
+
+    assert [sent["type"] for sent in socket.sent[1:]] == ["error", "error", "start_ack"]
+    assert errors_of(socket.sent[1]) == ["UnsupportedOperation"]
+    assert errors_of(socket.sent[2]) == ["MalformedMessage"]
+    assert socket.sent[3] == {"type": "start_ack", "id": "s1"}
+    assert socket.closed == [1000]
+
+
+def test_an_idle_acknowledged_connection_gets_keep_alives() -> None:
+    """
+    GIVEN an acknowledged client and a keep-alive interval of a millisecond
+    WHEN the session waits for the client's next message
+    THEN it sends {"type": "ka"}
+    """
+
+    async def until_ka(socket: FakeWebSocket) -> None:
+        deadline = time.monotonic() + WAIT_S
+        while {"type": "ka"} not in socket.sent and time.monotonic() < deadline:
+            await asyncio.sleep(0)
+
+    socket = play([init(), until_ka], keepalive_s=0.001)
+
+    assert socket.sent[0] == ACK
+    assert {"type": "ka"} in socket.sent[1:]
+
+
+def test_a_client_that_hangs_up_while_answered_ends_the_session_quietly() -> None:
+    """
+    GIVEN a client subscribed under "s1" that stops it and hangs up before complete is sent
+          (gql's AppSyncWebsocketsTransport can close that early)
+    WHEN the session answers the stop
+    THEN the session ends without an exception, and the region holds no subscription
+    """
+    region = FakeRegion()
+    script = [init(), start("s1"), message("stop", id="s1"), start("s2")]
+
+    socket = play(script, region, client=VanishingWebSocket)
+
+    assert isinstance(socket, VanishingWebSocket) and socket.gone
+    assert len(region.subscriptions) == 0
