@@ -156,7 +156,26 @@ def appsync_event(
     info: GraphQLResolveInfo, arguments: dict[str, Any], caller: Caller
 ) -> dict[str, Any]:
     """The direct Lambda resolver event AppSync sends for one field."""
-    node = info.field_nodes[0]
+    return field_event(
+        info.parent_type.name,
+        info.field_nodes[0],
+        arguments,
+        caller,
+        info.fragments,
+        # graphql-core 3.3 keeps where each value came from beside the values.
+        dict(info.variable_values.coerced),
+    )
+
+
+def field_event(
+    parent_type: str,
+    node: FieldNode,
+    arguments: dict[str, Any],
+    caller: Caller,
+    fragments: dict[str, FragmentDefinitionNode],
+    variables: dict[str, Any],
+) -> dict[str, Any]:
+    """The direct Lambda resolver event for ``node``, a field of ``parent_type``."""
     return {
         "arguments": arguments,
         "identity": caller.identity,
@@ -165,11 +184,10 @@ def appsync_event(
         "prev": None,
         "stash": {},
         "info": {
-            "fieldName": info.field_name,
-            "parentTypeName": info.parent_type.name,
-            # graphql-core 3.3 keeps where each value came from beside the values.
-            "variables": dict(info.variable_values.coerced),
-            "selectionSetList": selection_list(node.selection_set, info.fragments),
+            "fieldName": node.name.value,
+            "parentTypeName": parent_type,
+            "variables": variables,
+            "selectionSetList": selection_list(node.selection_set, fragments),
             "selectionSetGraphQL": print_ast(node.selection_set) if node.selection_set else "",
         },
     }

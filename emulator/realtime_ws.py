@@ -141,8 +141,14 @@ class AppSyncRealtimeSession(SocketSession):
 
         try:
             self._region.subscriptions.limits.check_subscriptions(len(self._subscriptions))
-            self._subscriptions[operation_id] = self._region.subscriptions.subscribe(
-                query, variables, operation_name, caller, deliver
+            # In a thread: the subscription's own resolver runs now, and may call DynamoDB.
+            self._subscriptions[operation_id] = await asyncio.to_thread(
+                self._region.subscriptions.subscribe,
+                query,
+                variables,
+                operation_name,
+                caller,
+                deliver,
             )
         except GraphQLError as error:
             await self._send_errors(operation_id, [format_error(error)])

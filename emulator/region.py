@@ -60,7 +60,9 @@ class RegionRuntime:
         self.limits = limits or Limits()
         pool = LambdaPool(lambda: build_handler(settings))
         self.executor = Executor(schema, pool, self.limits)
-        self.subscriptions = Subscriptions(schema, self.executor.subscribed_mutations, self.limits)
+        self.subscriptions = Subscriptions(
+            schema, self.executor.subscribed_mutations, self.limits, pool
+        )
         projector = build_projector(settings, credentials.botocore())
         streams = boto3.client(
             "dynamodbstreams", region_name=settings.region, endpoint_url=settings.endpoint_url

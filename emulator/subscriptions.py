@@ -32,7 +32,7 @@ from graphql.execution.values import get_argument_values, get_variable_values
 
 from domain.errors import Unauthorized, ValidationError
 from emulator.auth import Caller
-from emulator.executor import allowed
+from emulator.executor import allowed, field_event
 from emulator.limits import Limits
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -64,11 +64,18 @@ class Subscriptions:
     """Every subscription of one region, and the fan-out of its publish mutations."""
 
     def __init__(
-        self, schema: GraphQLSchema, bound: dict[str, list[str]], limits: Limits | None = None
+        self,
+        schema: GraphQLSchema,
+        bound: dict[str, list[str]],
+        limits: Limits | None = None,
+        invoke: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
         self._schema = schema
         self._bound = bound
         self.limits = limits or Limits()
+        # The resolver Lambda; AppSync runs a subscription's own resolver at start, so
+        # it can refuse. Without one (in unit tests), nothing runs at start.
+        self._invoke = invoke
         self._active: dict[int, Subscription] = {}
         self._keys = itertools.count(1)
 
@@ -132,11 +139,15 @@ class Subscriptions:
             for item in document.definitions
             if isinstance(item, FragmentDefinitionNode)
         }
+        arguments = get_argument_values(definition, node, coerced)
+        if self._invoke is not None:
+            variables = dict(coerced.coerced)
+            self._invoke(field_event(root.name, node, arguments, caller, fragments, variables))
         subscription = Subscription(
             key=next(self._keys),
             field_name=node.name.value,
             response_key=node.alias.value if node.alias else node.name.value,
-            arguments=get_argument_values(definition, node, coerced),
+            arguments=arguments,
             selection_set=node.selection_set,
             fragments=fragments,
             type_name=str(get_named_type(definition.type)),

@@ -89,8 +89,14 @@ class TransportWsSession(SocketSession):
 
         try:
             self._region.subscriptions.limits.check_subscriptions(len(self._subscriptions))
-            self._subscriptions[operation_id] = self._region.subscriptions.subscribe(
-                query, variables, operation_name, self._caller, deliver
+            # In a thread: the subscription's own resolver runs now, and may call DynamoDB.
+            self._subscriptions[operation_id] = await asyncio.to_thread(
+                self._region.subscriptions.subscribe,
+                query,
+                variables,
+                operation_name,
+                self._caller,
+                deliver,
             )
         except GraphQLError as error:
             await self._send(

@@ -10,6 +10,7 @@ from domain import handlers, records
 from domain.commands import RegisterCustomer
 from domain.customers import Customer
 from projections import readers
+from resolvers.access import customer_sub, require_own
 from resolvers.freshness import read_at_least
 from resolvers.services import Services
 
@@ -21,6 +22,7 @@ def build_router(services: Services) -> Router:
 
     @router.resolver(type_name="Query", field_name="customer")
     def customer(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
+        require_own(router, id, "the customer record")
         seen: dict[str, dict[str, Any] | None] = {}
 
         def from_here() -> dict[str, Any] | None:
@@ -50,8 +52,12 @@ def build_router(services: Services) -> Router:
 
     @router.resolver(type_name="Mutation", field_name="registerCustomer")
     def register_customer(input: dict[str, Any]) -> dict[str, Any]:
+        # A customer registers themselves: under their own sub, whatever they pass.
+        customer_id = input.get("id") or customer_sub(router)
+        if customer_id is not None:
+            require_own(router, customer_id, "the registration")
         command = RegisterCustomer(
-            email=input["email"], name=input["name"], customer_id=input.get("id")
+            email=input["email"], name=input["name"], customer_id=customer_id
         )
         registered: Customer = handlers.handle(command, services.command_deps(router))
         return {**registered.to_data(), **NO_ORDERS}

@@ -32,7 +32,7 @@ class ResolverHandler:
         info = event.get("info") or {}
         field = f"{info.get('parentTypeName')}.{info.get('fieldName')}"
         logger.append_keys(correlation_id=correlation_id, field=field)
-        self._app.append_context(correlation_id=correlation_id)
+        self._app.append_context(correlation_id=correlation_id, identity=event.get("identity"))
         try:
             return self._app.resolve(event, context)
         except GatewayError:

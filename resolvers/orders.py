@@ -8,9 +8,10 @@ from aws_lambda_powertools.event_handler.appsync import Router
 
 from domain import handlers, records
 from domain.commands import CancelOrder, PlaceOrder, ShipOrder
-from domain.errors import ValidationError
+from domain.errors import Unauthorized, ValidationError
 from domain.orders import LineRequest, Order
 from projections import readers
+from resolvers.access import customer_sub, require_own
 from resolvers.freshness import read_at_least
 from resolvers.pages import connection, page_size
 from resolvers.services import Services
@@ -25,12 +26,15 @@ def build_router(services: Services) -> Router:
             state = services.write_store.load(records.ORDER, id)
             return None if state is None else Order.from_data(state).to_data()
 
-        return read_at_least(
+        found = read_at_least(
             minVersion,
             lambda: readers.order(services.projections, id),
             from_primary,
             services.settings.min_version_wait_ms / 1000,
         )
+        if found is not None:
+            require_own(router, found["customerId"], "the orders")
+        return found
 
     @router.resolver(type_name="Query", field_name="ordersByCustomer")
     def orders_by_customer(
@@ -39,6 +43,7 @@ def build_router(services: Services) -> Router:
         first: int | None = None,
         after: str | None = None,
     ) -> dict[str, Any]:
+        require_own(router, customerId, "the orders")
         scope = f"ordersByCustomer:{customerId}:{status}"
         start = services.tokens.read(scope, after)
         items, last = readers.orders_by_customer(
@@ -48,6 +53,7 @@ def build_router(services: Services) -> Router:
 
     @router.resolver(type_name="Mutation", field_name="placeOrder")
     def place_order(input: dict[str, Any]) -> dict[str, Any]:
+        require_own(router, input["customerId"], "the orders")
         lines = input["lines"]
         if not isinstance(lines, list):
             raise ValidationError("lines must be a list.")
@@ -61,6 +67,10 @@ def build_router(services: Services) -> Router:
 
     @router.resolver(type_name="Mutation", field_name="cancelOrder")
     def cancel_order(input: dict[str, Any]) -> dict[str, Any]:
+        if customer_sub(router) is not None:
+            state = services.write_store.load(records.ORDER, input["id"])
+            if state is not None:
+                require_own(router, state["customerId"], "the orders")
         command = CancelOrder(input["id"], input["expectedVersion"])
         cancelled: Order = handlers.handle(command, services.command_deps(router))
         return cancelled.to_data()
@@ -70,6 +80,22 @@ def build_router(services: Services) -> Router:
         command = ShipOrder(input["id"], input["expectedVersion"])
         shipped: Order = handlers.handle(command, services.command_deps(router))
         return shipped.to_data()
+
+    @router.resolver(type_name="Subscription", field_name="onOrderChanged")
+    def on_order_changed(id: str | None = None, customerId: str | None = None) -> None:
+        # Runs when a client subscribes: a customer hears only of their own orders.
+        sub = customer_sub(router)
+        if sub is None:
+            return None
+        if customerId is not None:
+            require_own(router, customerId, "the orders")
+        elif id is not None:
+            state = services.write_store.load(records.ORDER, id)
+            if state is not None:
+                require_own(router, state["customerId"], "the orders")
+        else:
+            raise Unauthorized("A customer subscribes to onOrderChanged with their customerId.")
+        return None
 
     @router.resolver(type_name="Mutation", field_name="publishOrderChanged")
     def publish_order_changed(**order: Any) -> dict[str, Any]:

@@ -82,6 +82,11 @@ def build_router(services: Services) -> Router:
     def adjust_stock(input: dict[str, Any]) -> dict[str, Any]:
         return handlers.handle(AdjustStock(input["id"], input["delta"]), deps()).to_data()
 
+    @router.resolver(type_name="Subscription", field_name="onProductChanged")
+    def on_product_changed(id: str | None = None, category: str | None = None) -> None:
+        # Runs when a client subscribes; every caller allowed here may hear products.
+        return None
+
     @router.resolver(type_name="Mutation", field_name="publishProductChanged")
     def publish_product_changed(**product: Any) -> dict[str, Any]:
         # A NONE data source in AppSync: the arguments are the answer, and the

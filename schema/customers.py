@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.aws import AwsApiKey, AWSDateTime, AWSEmail, resolved_by_lambda, user_pools
+from schema.aws import AWSDateTime, AWSEmail, resolved_by_lambda, user_pools
 
 if TYPE_CHECKING:
     from schema.orders import Order
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 @strawberry.type(
     description="A customer, as this region's projection holds it.",
-    directives=[AwsApiKey(), user_pools()],
+    directives=[user_pools()],
 )
 class Customer:
     id: strawberry.ID = strawberry.field(description="The customer's id.")
@@ -46,7 +46,7 @@ class RegisterCustomerInput:
 class CustomerQuery:
     @strawberry.field(
         description="One customer, or null. With minVersion, never an older profile.",
-        directives=[AwsApiKey(), user_pools()],
+        directives=[user_pools()],
     )
     def customer(
         self, id: strawberry.ID, min_version: int | None = strawberry.UNSET
@@ -59,7 +59,7 @@ class CustomerMutation:
     @strawberry.mutation(
         description="Register a customer. Errors: ValidationError (bad or taken email, "
         "taken id), PrimaryUnavailable.",
-        directives=[AwsApiKey(), user_pools()],
+        directives=[user_pools()],
     )
     def register_customer(self, input: RegisterCustomerInput) -> Customer | None:
         resolved_by_lambda()

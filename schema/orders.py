@@ -8,7 +8,6 @@ from enum import Enum
 import strawberry
 
 from schema.aws import (
-    AwsApiKey,
     AWSDateTime,
     AwsIam,
     AwsSubscribe,
@@ -26,7 +25,7 @@ class OrderStatus(Enum):
 
 @strawberry.type(
     description="The customer as they were when the order was placed.",
-    directives=[AwsApiKey(), user_pools(), AwsIam()],
+    directives=[user_pools(), AwsIam()],
 )
 class OrderCustomer:
     id: strawberry.ID = strawberry.field(description="The customer's id.")
@@ -36,7 +35,7 @@ class OrderCustomer:
 
 @strawberry.type(
     description="One product in an order, at its name and price when placed.",
-    directives=[AwsApiKey(), user_pools(), AwsIam()],
+    directives=[user_pools(), AwsIam()],
 )
 class OrderLine:
     product_id: strawberry.ID = strawberry.field(description="The product ordered.")
@@ -46,7 +45,7 @@ class OrderLine:
     line_total_cents: int = strawberry.field(description="quantity x unitPriceCents.")
 
 
-@strawberry.type(description="An order.", directives=[AwsApiKey(), user_pools(), AwsIam()])
+@strawberry.type(description="An order.", directives=[user_pools(), AwsIam()])
 class Order:
     id: strawberry.ID = strawberry.field(description="The order's id.")
     customer_id: strawberry.ID = strawberry.field(description="Who placed it.")
@@ -60,9 +59,7 @@ class Order:
     updated_at: AWSDateTime = strawberry.field(description="When it last changed.")
 
 
-@strawberry.type(
-    description="One page of orders, newest first.", directives=[AwsApiKey(), user_pools()]
-)
+@strawberry.type(description="One page of orders, newest first.", directives=[user_pools()])
 class OrderConnection:
     items: list[Order] = strawberry.field(description="The orders on this page.")
     next_token: str | None = strawberry.field(
@@ -119,14 +116,14 @@ class PublishedOrderLineInput:
 class OrderQuery:
     @strawberry.field(
         description="One order, or null. With minVersion, never an older version.",
-        directives=[AwsApiKey(), user_pools()],
+        directives=[user_pools()],
     )
     def order(self, id: strawberry.ID, min_version: int | None = strawberry.UNSET) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.field(
         description="A customer's orders, newest first, optionally in one status.",
-        directives=[AwsApiKey(), user_pools()],
+        directives=[user_pools()],
     )
     def orders_by_customer(
         self,
@@ -143,7 +140,7 @@ class OrderMutation:
     @strawberry.mutation(
         description="Place an order, taking stock. Errors: ValidationError, NotFound, "
         "InsufficientStock, VersionConflict (too contended; retry), PrimaryUnavailable.",
-        directives=[AwsApiKey(), user_pools()],
+        directives=[user_pools()],
     )
     def place_order(self, input: PlaceOrderInput) -> Order | None:
         resolved_by_lambda()
@@ -151,7 +148,7 @@ class OrderMutation:
     @strawberry.mutation(
         description="Cancel a PLACED order and restock. Errors: NotFound, VersionConflict, "
         "InvalidTransition, PrimaryUnavailable.",
-        directives=[AwsApiKey(), user_pools()],
+        directives=[user_pools()],
     )
     def cancel_order(self, input: CancelOrderInput) -> Order | None:
         resolved_by_lambda()
@@ -159,7 +156,7 @@ class OrderMutation:
     @strawberry.mutation(
         description="Ship a PLACED order. Errors: NotFound, VersionConflict, "
         "InvalidTransition, PrimaryUnavailable.",
-        directives=[AwsApiKey(), user_pools("staff")],
+        directives=[user_pools("staff")],
     )
     def ship_order(self, input: ShipOrderInput) -> Order | None:
         resolved_by_lambda()
@@ -191,7 +188,6 @@ class OrderSubscription:
         description="Changes to orders; narrowed by order id or customer id when given.",
         directives=[
             AwsSubscribe(mutations=["publishOrderChanged"]),
-            AwsApiKey(),
             user_pools(),
         ],
     )

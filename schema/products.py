@@ -112,7 +112,7 @@ class ProductQuery:
 class ProductMutation:
     @strawberry.mutation(
         description="Create a product. Errors: ValidationError, PrimaryUnavailable.",
-        directives=[AwsApiKey(), user_pools("staff")],
+        directives=[user_pools("staff")],
     )
     def create_product(self, input: CreateProductInput) -> Product | None:
         resolved_by_lambda()
@@ -120,7 +120,7 @@ class ProductMutation:
     @strawberry.mutation(
         description="Change catalogue fields. Errors: ValidationError, NotFound, "
         "VersionConflict, PrimaryUnavailable.",
-        directives=[AwsApiKey(), user_pools("staff")],
+        directives=[user_pools("staff")],
     )
     def update_product(self, input: UpdateProductInput) -> Product | None:
         resolved_by_lambda()
@@ -128,7 +128,7 @@ class ProductMutation:
     @strawberry.mutation(
         description="Move stock in or out. Errors: ValidationError, NotFound, "
         "InsufficientStock, PrimaryUnavailable.",
-        directives=[AwsApiKey(), user_pools("staff")],
+        directives=[user_pools("staff")],
     )
     def adjust_stock(self, input: AdjustStockInput) -> Product | None:
         resolved_by_lambda()

@@ -131,11 +131,23 @@ class Gateway:
         return self.urls[region].replace("http://", "ws://", 1)
 
     def key(self) -> dict[str, str]:
+        """The API key alone: what a public front end holds."""
         return {"x-api-key": self.api_key}
 
+    def staff(self) -> dict[str, str]:
+        """A staff member's user-pool token (staff may do everything but publish)."""
+        return {"Authorization": self.token("staff-e2e", "staff")}
+
+    def token(self, sub: str, *groups: str) -> str:
+        """A token from `gateway token`, signed with this gateway's key."""
+        assert self.state_dir is not None
+        from emulator.jwt_issuer import LocalIssuer
+
+        return LocalIssuer.in_state_dir(self.state_dir).mint(sub, list(groups))
+
     def query(self, url: str, query: str, variables: dict[str, Any] | None = None) -> Any:
-        """Run an API-key request that must succeed; return its ``data``."""
-        status, body = post(url, query, variables, self.key())
+        """Run a request as staff that must succeed; return its ``data``."""
+        status, body = post(url, query, variables, self.staff())
         assert status == 200, (status, body)
         assert not body.get("errors"), body
         return body["data"]

@@ -40,7 +40,7 @@ def listed(gateway: Gateway, url: str, category: str) -> list[dict[str, Any]]:
 
 
 def mutate(gateway: Gateway, query: str, fields: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-    return post(gateway.primary, query, {"input": fields}, gateway.key())
+    return post(gateway.primary, query, {"input": fields}, gateway.staff())
 
 
 @pytest.mark.parametrize(
@@ -108,7 +108,7 @@ def test_invalid_products_are_refused_and_nothing_is_written(gateway: Gateway) -
     }
     for fields in invalid.values():
         status, body = post(
-            gateway.replica, CREATE, {"input": product_input(category, **fields)}, gateway.key()
+            gateway.replica, CREATE, {"input": product_input(category, **fields)}, gateway.staff()
         )
         assert error_type(status, body) == "ValidationError", fields
         assert body["data"] == {"createProduct": None}

@@ -131,7 +131,7 @@ async def place_and_ship(gateway: Gateway, shop: Shop) -> dict[str, list[dict[st
             transport = WebsocketsTransport(
                 url=gateway.ws_url(region),
                 subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-                init_payload={"x-api-key": gateway.api_key},
+                init_payload=gateway.staff(),
             )
             session = await stack.enter_async_context(Client(transport=transport))
             subscribers.append(OrderSubscriber(region, transport, session))
@@ -199,7 +199,7 @@ def test_bad_orders_and_bad_moves_get_typed_errors(gateway: Gateway, shop: Shop)
     }
 
     for expected, (query, fields) in attempts.items():
-        status, body = post(gateway.replica, query, {"input": fields}, gateway.key())
+        status, body = post(gateway.replica, query, {"input": fields}, gateway.staff())
         assert error_type(status, body) == expected, body
         assert list(body["data"].values()) == [None], body
 

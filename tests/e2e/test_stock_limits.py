@@ -88,7 +88,7 @@ def test_stock_pushed_past_int_max_is_refused_and_the_product_stays_readable(
     full_id = full["createProduct"]["id"]
 
     status, body = post(
-        gateway.primary, ADJUST, {"input": {"id": full_id, "delta": 1}}, gateway.key()
+        gateway.primary, ADJUST, {"input": {"id": full_id, "delta": 1}}, gateway.staff()
     )
     # Changes reach each region in order: once this one shows, any earlier one has too.
     later = gateway.query(gateway.primary, CREATE, {"input": product_input(1)})
@@ -98,7 +98,7 @@ def test_stock_pushed_past_int_max_is_refused_and_the_product_stays_readable(
         for url in (gateway.primary, gateway.replica)
     }
     put_back = post(
-        gateway.primary, ADJUST, {"input": {"id": full_id, "delta": -1}}, gateway.key()
+        gateway.primary, ADJUST, {"input": {"id": full_id, "delta": -1}}, gateway.staff()
     )[1]
 
     assert error_type(status, body) == "ValidationError", body

@@ -86,9 +86,11 @@ class Subscriber:
                 await self.task
 
 
-def timed_post(url: str, query: str, variables: dict[str, Any], key: str) -> tuple[float, Any]:
+def timed_post(
+    url: str, query: str, variables: dict[str, Any], headers: dict[str, str]
+) -> tuple[float, Any]:
     """A mutation's data, and the moment its HTTP response arrived."""
-    status, body = post(url, query, variables, {"x-api-key": key})
+    status, body = post(url, query, variables, headers)
     arrived = time.perf_counter()
     assert status == 200 and not body.get("errors"), (status, body)
     return arrived, body["data"]
@@ -121,7 +123,7 @@ async def fan_out(gateway: Gateway) -> dict[str, list[float]]:
             product |= {"category": category}
             product |= {"priceCents": 3900, "currency": "USD", "stock": 4}
             answered, data = await asyncio.to_thread(
-                timed_post, gateway.replica, CREATE, {"input": product}, gateway.api_key
+                timed_post, gateway.replica, CREATE, {"input": product}, gateway.staff()
             )
             created = data["createProduct"]
             assert created["version"] == 1
@@ -141,7 +143,7 @@ async def fan_out(gateway: Gateway) -> dict[str, list[float]]:
 
             adjust = {"input": {"id": created["id"], "delta": -3}}
             answered, data = await asyncio.to_thread(
-                timed_post, gateway.primary, ADJUST, adjust, gateway.api_key
+                timed_post, gateway.primary, ADJUST, adjust, gateway.staff()
             )
             assert data["adjustStock"]["version"] == 2
             for subscriber in listeners:

@@ -76,3 +76,51 @@ def test_token_refuses_bad_flags(gateway: Gateway, words: list[str], complaint: 
         [sys.executable, "-m", "emulator.cli", "token", *words], capture_output=True, text=True
     )
     assert result.returncode == 2 and complaint in result.stderr
+
+
+def test_the_api_key_reads_products_but_places_no_orders(gateway: Gateway) -> None:
+    """GIVEN only the API key WHEN it reads products THEN fine; WHEN it places an order
+    or reads a customer THEN Unauthorized (DESIGN.md's auth table)."""
+    place = (
+        'mutation { placeOrder(input: {customerId: "c-1", idempotencyKey: "k", '
+        'lines: [{productId: "p", quantity: 1}]}) { id } }'
+    )
+    status, body = post(gateway.primary, "{ products { nextToken } }", None, gateway.key())
+    assert status == 200 and "errors" not in body
+    for query in (place, '{ customer(id: "c-1") { id } }'):
+        status, body = post(gateway.primary, query, None, gateway.key())
+        assert body["errors"][0]["errorType"] == "Unauthorized", body
+
+
+def test_a_customer_cannot_subscribe_to_anothers_orders(gateway: Gateway) -> None:
+    """GIVEN customer ana's token WHEN she subscribes to customer ben's orders THEN the
+    subscription's resolver refuses it with an Unauthorized error for that id; to her
+    own orders, the subscription is accepted."""
+    import asyncio
+    import json
+
+    from websockets.asyncio.client import connect
+    from websockets.typing import Subprotocol
+
+    token = gateway.token("ana", "customers")
+    query = "subscription($c: ID) { onOrderChanged(customerId: $c) { id } }"
+
+    async def attempt(customer_id: str) -> dict[str, object]:
+        async with connect(
+            gateway.ws_url("eu-west-1"), subprotocols=[Subprotocol("graphql-transport-ws")]
+        ) as socket:
+            await socket.send(
+                json.dumps({"type": "connection_init", "payload": {"Authorization": token}})
+            )
+            assert json.loads(await socket.recv())["type"] == "connection_ack"
+            payload = {"query": query, "variables": {"c": customer_id}}
+            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+            await socket.send(json.dumps({"type": "ping"}))
+            answer: dict[str, object] = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            return answer
+
+    refused = asyncio.run(attempt("ben"))
+    assert refused["type"] == "error" and refused["id"] == "1"
+    assert refused["payload"][0]["errorType"] == "Unauthorized"  # type: ignore[index]
+    accepted = asyncio.run(attempt("ana"))
+    assert accepted["type"] == "pong"  # no error came first: the subscription stands

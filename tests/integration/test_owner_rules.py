@@ -1,0 +1,132 @@
+"""Owner rules: a signed-in customer touches only their own records; staff touch all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from domain.errors import Unauthorized
+from tests.integration.conftest import Cloud, appsync_event
+
+LAMP = {
+    "sku": "LAMP-9",
+    "name": "Lamp",
+    "category": "lighting",
+    "priceCents": 1000,
+    "currency": "EUR",
+    "stock": 10,
+}
+
+
+def identity(sub: str, *groups: str) -> dict[str, Any]:
+    """The identity AppSync hands a Lambda for a user-pool token."""
+    return {"sub": sub, "username": sub, "groups": list(groups), "claims": {"sub": sub}}
+
+
+def call(cloud: Cloud, who: dict[str, Any], parent: str, field: str, args: dict[str, Any]) -> Any:
+    event = {**appsync_event(parent, field, args), "identity": who}
+    return cloud.primary.handler(event, None)
+
+
+ANA, BEN, STAFF = identity("ana", "customers"), identity("ben", "customers"), identity("s", "staff")
+
+
+@pytest.fixture
+def shop(cloud: Cloud) -> dict[str, Any]:
+    """Ana and Ben registered (each as themselves), and a lamp; Ana has one order."""
+    lamp = call(cloud, STAFF, "Mutation", "createProduct", {"input": LAMP})
+    for who, email in ((ANA, "ana@example.com"), (BEN, "ben@example.com")):
+        registered = call(
+            cloud,
+            who,
+            "Mutation",
+            "registerCustomer",
+            {"input": {"email": email, "name": who["sub"]}},
+        )
+        assert registered["id"] == who["sub"]  # a customer registers under their own sub
+    order = call(
+        cloud,
+        ANA,
+        "Mutation",
+        "placeOrder",
+        {
+            "input": {
+                "customerId": "ana",
+                "lines": [{"productId": lamp["id"], "quantity": 1}],
+                "idempotencyKey": "k",
+            }
+        },
+    )
+    cloud.settle()
+    return {"lamp": lamp, "order": order}
+
+
+def _count_items(cloud: Cloud) -> int:
+    client = cloud.primary.settings.dynamodb("us-east-1")
+    return int(client.scan(TableName="gateway-write", Select="COUNT")["Count"])
+
+
+@pytest.mark.parametrize(
+    ("field", "args"),
+    [
+        ("customer", {"id": "ana"}),
+        ("ordersByCustomer", {"customerId": "ana"}),
+    ],
+)
+def test_a_customer_cannot_read_anothers_records(
+    cloud: Cloud, shop: dict[str, Any], field: str, args: dict[str, Any]
+) -> None:
+    """GIVEN Ana's records WHEN Ben reads them THEN Unauthorized; Ana and staff may."""
+    with pytest.raises(Unauthorized):
+        call(cloud, BEN, "Query", field, args)
+    assert call(cloud, ANA, "Query", field, args) is not None
+    assert call(cloud, STAFF, "Query", field, args) is not None
+
+
+def test_a_customer_cannot_read_anothers_order(cloud: Cloud, shop: dict[str, Any]) -> None:
+    """GIVEN Ana's order WHEN Ben asks for it by id THEN Unauthorized."""
+    with pytest.raises(Unauthorized):
+        call(cloud, BEN, "Query", "order", {"id": shop["order"]["id"]})
+    assert call(cloud, ANA, "Query", "order", {"id": shop["order"]["id"]})["customerId"] == "ana"
+
+
+def test_refused_writes_write_nothing(cloud: Cloud, shop: dict[str, Any]) -> None:
+    """GIVEN Ben WHEN he orders for Ana, cancels her order, or registers as someone else
+    THEN Unauthorized each time, and the write table holds exactly what it held."""
+    before = _count_items(cloud)
+    attempts = [
+        (
+            "placeOrder",
+            {
+                "customerId": "ana",
+                "lines": [{"productId": shop["lamp"]["id"], "quantity": 1}],
+                "idempotencyKey": "x",
+            },
+        ),
+        ("cancelOrder", {"id": shop["order"]["id"], "expectedVersion": 1}),
+        ("registerCustomer", {"id": "carl", "email": "carl@example.com", "name": "Carl"}),
+    ]
+    for field, payload in attempts:
+        with pytest.raises(Unauthorized):
+            call(cloud, BEN, "Mutation", field, {"input": payload})
+    assert _count_items(cloud) == before
+    cancelled = call(
+        cloud,
+        ANA,
+        "Mutation",
+        "cancelOrder",
+        {"input": {"id": shop["order"]["id"], "expectedVersion": 1}},
+    )
+    assert cancelled["status"] == "CANCELLED"
+
+
+def test_a_customer_subscribes_only_to_their_own_orders(cloud: Cloud, shop: dict[str, Any]) -> None:
+    """GIVEN onOrderChanged's resolver, which runs when a client subscribes WHEN Ben asks
+    for Ana's orders (by customer or by order) or for everyone's THEN Unauthorized;
+    Ana for her own, and staff for all, are allowed."""
+    for args in ({"customerId": "ana"}, {"id": shop["order"]["id"]}, {}):
+        with pytest.raises(Unauthorized):
+            call(cloud, BEN, "Subscription", "onOrderChanged", args)
+    assert call(cloud, ANA, "Subscription", "onOrderChanged", {"customerId": "ana"}) is None
+    assert call(cloud, STAFF, "Subscription", "onOrderChanged", {}) is None
