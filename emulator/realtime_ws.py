@@ -62,7 +62,9 @@ class AppSyncRealtimeSession(SocketSession):
                 elif kind == "connection_init":
                     if self._caller is not None:
                         continue  # AppSync acknowledges once
-                    self._caller = self._region.authenticate(connect_headers)
+                    self._caller = self._region.authenticate(
+                        connect_headers, _signed("/graphql/connect", "{}", connect_headers)
+                    )
                     if self._caller is None:
                         await self._send(
                             {"type": "connection_error", "payload": {"errors": [_UNAUTHORIZED]}}
@@ -119,7 +121,8 @@ class AppSyncRealtimeSession(SocketSession):
         query, variables, operation_name, authorization = request
         caller = self._caller
         if authorization is not None:
-            caller = self._region.authenticate(authorization)
+            signed = _signed("/graphql", payload["data"], authorization)  # type: ignore[index]
+            caller = self._region.authenticate(authorization, signed)
             if caller is None:
                 await self._send(
                     {"type": "error", "id": operation_id, "payload": {"errors": [_UNAUTHORIZED]}}
@@ -187,6 +190,13 @@ class AppSyncRealtimeSession(SocketSession):
         if operation_id is not None:
             outgoing["id"] = operation_id
         await self._send(outgoing)
+
+
+def _signed(path: str, body: str, headers: dict[str, str]) -> tuple[str, str, bytes]:
+    """The request an IAM client signed: AppSync's real-time clients sign a POST to
+    ``/graphql/connect`` with ``{}`` to connect, and to ``/graphql`` with each start's
+    ``payload.data``, on the API's host."""
+    return "POST", f"https://{headers.get('host', '')}{path}", body.encode()
 
 
 def _decode_headers(encoded: str) -> dict[str, str]:
