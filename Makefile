@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+WEB_STAMP := emulator/web/node_modules/.installed
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: dev test lint typecheck schema bench clean
 
@@ -15,10 +17,19 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[emulator,dev]'
 	touch $(STAMP)
 
-dev: $(STAMP)
+# GraphiQL's assets, served by gateway dev so that the page works offline.
+$(WEB_STAMP): emulator/web/package.json emulator/web/package-lock.json
+	npm ci --prefix emulator/web --no-audit --no-fund --loglevel=error
+	touch $(WEB_STAMP)
+
+# Headless Chromium, for the end-to-end test of the GraphiQL page.
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+dev: $(STAMP) $(WEB_STAMP)
 	$(BIN)/gateway dev $(ARGS)
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

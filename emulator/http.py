@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
@@ -21,6 +22,21 @@ from emulator.transport_ws import PROTOCOL as TRANSPORT_WS
 from emulator.transport_ws import TransportWsSession
 
 MAX_BODY_BYTES = 1024 * 1024
+WEB_MODULES = Path(__file__).resolve().parent / "web" / "node_modules"
+# The only files served: a fixed list, so no request path reaches the file system.
+GRAPHIQL_ASSETS = {
+    "graphiql.min.js": "graphiql/graphiql.min.js",
+    "graphiql.min.css": "graphiql/graphiql.min.css",
+    "react.production.min.js": "react/umd/react.production.min.js",
+    "react-dom.production.min.js": "react-dom/umd/react-dom.production.min.js",
+    "graphql-ws.min.js": "graphql-ws/umd/graphql-ws.min.js",
+}
+
+
+def graphiql_installed() -> bool:
+    return all((WEB_MODULES / relative).is_file() for relative in GRAPHIQL_ASSETS.values())
+
+
 _UNAUTHORIZED = "You are not authorized to make this call."
 
 
@@ -49,10 +65,19 @@ def build_app(region: RegionRuntime) -> Starlette:
         return JSONResponse(outcome.response)
 
     async def graphql_page(request: Request) -> Response:
-        page = resources.files("emulator").joinpath("static/console.html").read_text()
+        # GraphiQL when its assets are installed (make does it); else the plain page.
+        name = "graphiql.html" if graphiql_installed() else "console.html"
+        page = resources.files("emulator").joinpath(f"static/{name}").read_text()
         page = page.replace("__REGION__", region.name)
         page = page.replace("__API_KEY__", region.credentials.api_key)
         return HTMLResponse(page)
+
+    async def graphiql_asset(request: Request) -> Response:
+        relative = GRAPHIQL_ASSETS.get(request.path_params["name"])
+        if relative is None or not (WEB_MODULES / relative).is_file():
+            return Response("not found", 404)
+        media = "text/css" if relative.endswith(".css") else "text/javascript"
+        return FileResponse(WEB_MODULES / relative, media_type=media)
 
     async def graphql_socket(websocket: WebSocket) -> None:
         offered = websocket.scope.get("subprotocols", [])
@@ -67,6 +92,7 @@ def build_app(region: RegionRuntime) -> Starlette:
         routes=[
             Route("/graphql", graphql_post, methods=["POST"]),
             Route("/graphql", graphql_page, methods=["GET"]),
+            Route("/graphiql-assets/{name}", graphiql_asset, methods=["GET"]),
             WebSocketRoute("/graphql", graphql_socket),
             WebSocketRoute("/graphql/realtime", graphql_socket),
         ]
