@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 WEB_STAMP := emulator/web/node_modules/.installed
+AUDIT_STAMP := tests/audit/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
 .PHONY: dev test lint typecheck schema bench clean
@@ -22,6 +23,11 @@ $(WEB_STAMP): emulator/web/package.json emulator/web/package-lock.json
 	npm ci --prefix emulator/web --no-audit --no-fund --loglevel=error
 	touch $(WEB_STAMP)
 
+# graphql-http's server audit, for an end-to-end test of POST /graphql.
+$(AUDIT_STAMP): tests/audit/package.json tests/audit/package-lock.json
+	npm ci --prefix tests/audit --no-audit --no-fund --loglevel=error
+	touch $(AUDIT_STAMP)
+
 # Headless Chromium, for the end-to-end test of the GraphiQL page.
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
@@ -29,7 +35,7 @@ $(CHROMIUM):
 dev: $(STAMP) $(WEB_STAMP)
 	$(BIN)/gateway dev $(ARGS)
 
-test: $(STAMP) $(WEB_STAMP) $(CHROMIUM) lint typecheck
+test: $(STAMP) $(WEB_STAMP) $(AUDIT_STAMP) $(CHROMIUM) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
