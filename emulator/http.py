@@ -103,7 +103,7 @@ def _parse_request(body: bytes) -> tuple[str, dict[str, Any] | None, str | None]
     """``(query, variables, operationName)``, or why the body is not a GraphQL request."""
     try:
         request = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return "Unable to parse the request body as JSON."
     if not isinstance(request, dict):
         return "The request body must be a JSON object."

@@ -58,11 +58,17 @@ class SocketSession:
         return True
 
     async def _receive_json(self) -> Any:
-        """The next message parsed, or a ValueError's worth of nothing: None if not JSON."""
-        text = await self._socket.receive_text()
+        """The next message parsed; None for a frame that is not JSON text (a binary
+        frame, or text nested too deep to parse)."""
+        message = await self._socket.receive()
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+        text = message.get("text")
+        if text is None:
+            return None
         try:
             return json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
 
     async def _send(self, message: dict[str, Any]) -> None:

@@ -27,7 +27,7 @@ BALL = {"id": "p-1", "name": "Ball", "category": "toys", "stock": 10, "version":
 ACK = {"type": "connection_ack", "payload": {"connectionTimeoutMs": 300_000}}
 WAIT_S = 2.0
 
-Step = str | Callable[["FakeWebSocket"], Awaitable[None]]
+Step = str | bytes | Callable[["FakeWebSocket"], Awaitable[None]]
 
 
 @dataclass
@@ -56,10 +56,19 @@ class FakeWebSocket:
     async def receive_text(self) -> str:
         while self.script and not self.closed:
             step = self.script.pop(0)
-            if isinstance(step, str):
-                return step
+            if isinstance(step, str | bytes):
+                return step  # type: ignore[return-value]  # bytes: a binary frame
             await step(self)
         raise WebSocketDisconnect()
+
+    async def receive(self) -> dict[str, Any]:
+        """An ASGI message, as Starlette's WebSocket.receive gives it."""
+        try:
+            frame: str | bytes = await self.receive_text()
+        except WebSocketDisconnect as gone:
+            return {"type": "websocket.disconnect", "code": gone.code}
+        kind = "bytes" if isinstance(frame, bytes) else "text"
+        return {"type": "websocket.receive", kind: frame}
 
     async def send_text(self, text: str) -> None:
         self.sent.append(json.loads(text))
@@ -349,3 +358,17 @@ def test_a_client_that_hangs_up_while_answered_ends_the_session_quietly() -> Non
 
     assert isinstance(socket, VanishingWebSocket) and socket.gone
     assert len(region.subscriptions) == 0
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b"\x00\x01binary", '{"type":"start","id":"d","payload":' + "[" * 10_000],
+    ids=["binary frame", "nested too deep"],
+)
+def test_a_frame_that_is_not_json_text_is_a_malformed_message(frame: str | bytes) -> None:
+    """GIVEN an acknowledged client WHEN it sends a binary frame, or JSON nested too deep
+    for the parser THEN it gets a MalformedMessage error, and the session keeps serving."""
+    socket = play([init(), frame, message("ping-that-is-unknown")])
+
+    assert errors_of(socket.sent[1]) == ["MalformedMessage"]
+    assert errors_of(socket.sent[2]) == ["UnsupportedOperation"]

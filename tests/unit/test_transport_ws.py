@@ -21,7 +21,7 @@ KEY = "da2-unit-test-key"
 IAM_TOKEN = "signed-by-the-stream-handler"
 BALL = {"id": "p-1", "name": "Ball", "category": "toys", "stock": 10, "version": 3}
 
-Step = str | Callable[[], Awaitable[None]]
+Step = str | bytes | Callable[[], Awaitable[None]]
 
 
 class FakeWebSocket:
@@ -45,10 +45,19 @@ class FakeWebSocket:
     async def receive_text(self) -> str:
         while self._script and not self.closed:
             step = self._script.pop(0)
-            if isinstance(step, str):
-                return step
+            if isinstance(step, str | bytes):
+                return step  # type: ignore[return-value]  # bytes: a binary frame
             await step()
         raise WebSocketDisconnect()
+
+    async def receive(self) -> dict[str, Any]:
+        """An ASGI message, as Starlette's WebSocket.receive gives it."""
+        try:
+            frame: str | bytes = await self.receive_text()
+        except WebSocketDisconnect as gone:
+            return {"type": "websocket.disconnect", "code": gone.code}
+        kind = "bytes" if isinstance(frame, bytes) else "text"
+        return {"type": "websocket.receive", kind: frame}
 
     async def send_text(self, text: str) -> None:
         self.sent.append(json.loads(text))
@@ -300,3 +309,18 @@ def test_complete_stops_delivery_while_connected(loop: asyncio.AbstractEventLoop
     assert reached == [0]
     assert socket.sent == [{"type": "connection_ack"}]
     assert socket.closed == []
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [b"\x00\x01binary", '{"type":"subscribe","id":"d","payload":' + "[" * 10_000],
+    ids=["binary frame", "nested too deep"],
+)
+def test_a_frame_that_is_not_json_text_closes_with_4400(
+    loop: asyncio.AbstractEventLoop, frame: str | bytes
+) -> None:
+    """GIVEN an acknowledged client WHEN it sends a binary frame, or JSON nested too deep
+    for the parser THEN the session closes with 4400, as for any malformed message."""
+    socket = run(loop, [init({"x-api-key": KEY}), frame])
+
+    assert [code for code, _ in socket.closed] == [4400]
