@@ -24,6 +24,8 @@ from typing import Any
 import websockets
 from websockets.typing import Subprotocol
 
+from emulator.jwt_issuer import LocalIssuer
+
 API_KEY = "da2-gatewaylocaldevelopmentkey"
 
 
@@ -47,7 +49,9 @@ def _free(port: int) -> bool:
     return True
 
 
-def start_gateway(port: int, lag_ms: int, log: Path) -> subprocess.Popen[bytes]:
+def start_gateway(
+    port: int, lag_ms: int, log: Path, state_dir: Path | None = None
+) -> subprocess.Popen[bytes]:
     """Run `gateway dev` until it says it is ready (bounded)."""
     command = [
         sys.executable,
@@ -56,6 +60,7 @@ def start_gateway(port: int, lag_ms: int, log: Path) -> subprocess.Popen[bytes]:
         "dev",
         f"--port={port}",
         f"--replication-lag-ms={lag_ms}",
+        f"--state-dir={state_dir or log.parent / 'state'}",
     ]
     output = log.open("wb")
     process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
@@ -67,23 +72,32 @@ def start_gateway(port: int, lag_ms: int, log: Path) -> subprocess.Popen[bytes]:
     return process
 
 
-def post(port: int, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+def staff_token(state_dir: Path) -> str:
+    """A staff member's token, signed with the key of the gateway using ``state_dir``."""
+    return LocalIssuer.in_state_dir(state_dir).mint("bench-staff", ["staff"])
+
+
+def post(
+    port: int, query: str, variables: dict[str, Any] | None, headers: dict[str, str]
+) -> dict[str, Any]:
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}/graphql",
         data=json.dumps({"query": query, "variables": variables}).encode(),
-        headers={"x-api-key": API_KEY, "content-type": "application/json"},
+        headers={**headers, "content-type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         answer: dict[str, Any] = json.loads(response.read())
     return answer
 
 
-async def _measure(port: int, changes: int) -> list[float]:
+async def _measure(port: int, changes: int, token: str) -> list[float]:
+    staff = {"Authorization": token}
     created = post(
         port,
         'mutation($sku: String!) { createProduct(input: {sku: $sku, name: "Bench", '
         'category: "bench", priceCents: 100, currency: "USD", stock: 0}) { id } }',
         {"sku": f"BENCH-{time.time_ns()}"},
+        staff,
     )
     product_id = created["data"]["createProduct"]["id"]
     replica = f"ws://127.0.0.1:{port + 1}/graphql"
@@ -107,7 +121,7 @@ async def _measure(port: int, changes: int) -> list[float]:
         await asyncio.wait_for(socket_.recv(), 10)
         for version in range(2, changes + 2):
             adjust = "mutation($id: ID!) { adjustStock(input: {id: $id, delta: 1}) { version } }"
-            answer = await asyncio.to_thread(post, port, adjust, {"id": product_id})
+            answer = await asyncio.to_thread(post, port, adjust, {"id": product_id}, staff)
             answered = time.perf_counter()
             assert answer["data"]["adjustStock"]["version"] == version
             while True:
@@ -121,10 +135,11 @@ async def _measure(port: int, changes: int) -> list[float]:
 def rows(changes: int = 30, lag_ms: int = 0) -> list[dict[str, str]]:
     port = free_base_port(2)
     with tempfile.TemporaryDirectory() as folder:
-        process = start_gateway(port, lag_ms, Path(folder) / "gateway.log")
+        state_dir = Path(folder) / "state"
+        process = start_gateway(port, lag_ms, Path(folder) / "gateway.log", state_dir)
         try:
             # The first creation pays for warm-up; measure after it.
-            delays = asyncio.run(_measure(port, changes))
+            delays = asyncio.run(_measure(port, changes, staff_token(state_dir)))
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(30)

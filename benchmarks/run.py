@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import cold_start, freshness, place_order
+from benchmarks import cold_start, fanout, freshness, place_order
 
 BENCHMARKS_FILE = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 Rows = Callable[[], list[dict[str, str]]]
@@ -16,6 +16,7 @@ PARTS: dict[str, tuple[str, Rows]] = {
     "cold-start": ("python -m benchmarks.run --only cold-start", cold_start.rows),
     "freshness": ("python -m benchmarks.run --only freshness", freshness.rows),
     "place-order": ("python -m benchmarks.run --only place-order", place_order.rows),
+    "fanout": ("python -m benchmarks.run --only fanout", fanout.rows),
 }
 
 
