@@ -8,8 +8,7 @@ Write-table keys: state at ``CUSTOMER#<id>`` / ``STATE``, events at
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain import rules
 from domain.data import from_data, to_data
@@ -23,8 +22,7 @@ EMAIL_PATTERN = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]*")
 
 
-@dataclass(frozen=True)
-class Customer:
+class Customer(NamedTuple):
     id: str
     email: str
     name: str

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from domain import rules
@@ -36,8 +35,7 @@ class LineRequest(NamedTuple):
     quantity: int
 
 
-@dataclass(frozen=True)
-class OrderLine:
+class OrderLine(NamedTuple):
     product_id: str
     product_name: str
     quantity: int
@@ -45,15 +43,13 @@ class OrderLine:
     line_total_cents: int
 
 
-@dataclass(frozen=True)
-class CustomerSummary:
+class CustomerSummary(NamedTuple):
     id: str
     name: str
     email: str
 
 
-@dataclass(frozen=True)
-class Order:
+class Order(NamedTuple):
     id: str
     customer_id: str
     customer: CustomerSummary
@@ -151,8 +147,7 @@ def place(
             )
         )
         taken.append(
-            replace(
-                product,
+            product._replace(
                 stock=product.stock - line.quantity,
                 version=product.version + 1,
                 updated_at=now,
@@ -186,11 +181,11 @@ def move(order: Order, status: str, expected_version: int, now: str) -> Order:
             f"Order {order.id} is {order.status}; it cannot become {status}.",
             {"status": order.status, "requested": status},
         )
-    return replace(order, status=status, version=order.version + 1, updated_at=now)
+    return order._replace(status=status, version=order.version + 1, updated_at=now)
 
 
 def restock(product: Product, quantity: int, now: str) -> Product:
     """A product with a cancelled line's units back in stock."""
-    return replace(
-        product, stock=product.stock + quantity, version=product.version + 1, updated_at=now
+    return product._replace(
+        stock=product.stock + quantity, version=product.version + 1, updated_at=now
     )

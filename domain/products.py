@@ -8,8 +8,7 @@ Write-table keys: state at ``PRODUCT#<id>`` / ``STATE``, events at
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from domain import rules
 from domain.data import camel, from_data, to_data
@@ -24,8 +23,7 @@ SKU_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CURRENCY_PATTERN = re.compile(r"[A-Z]{3}")
 
 
-@dataclass(frozen=True)
-class Product:
+class Product(NamedTuple):
     """A product's current state; ``version`` counts the events applied to it."""
 
     id: str
@@ -100,7 +98,7 @@ def revise(product: Product, changes: dict[str, Any], now: str) -> Product:
             raise ValidationError(f"{camel(field)} cannot be changed by updateProduct.")
     if not checked:
         raise ValidationError("updateProduct needs at least one field to change.")
-    return replace(product, **checked, version=product.version + 1, updated_at=now)
+    return product._replace(**checked, version=product.version + 1, updated_at=now)
 
 
 def adjust_stock(product: Product, delta: int, now: str) -> Product:
@@ -119,7 +117,7 @@ def adjust_stock(product: Product, delta: int, now: str) -> Product:
             f"the limit of {MAX_STOCK}.",
             {"productId": product.id, "stock": product.stock, "delta": delta},
         )
-    return replace(product, stock=stock, version=product.version + 1, updated_at=now)
+    return product._replace(stock=stock, version=product.version + 1, updated_at=now)
 
 
 def _check_sku(sku: object) -> None:

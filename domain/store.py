@@ -6,8 +6,8 @@ on the version the command read, its event items, and any uniqueness claims.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import Sequence
+from typing import Any, NamedTuple, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -20,8 +20,7 @@ _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """Everything one command writes, committed all together or not at all."""
 
     kind: str
@@ -29,7 +28,7 @@ class Change:
     state: dict[str, Any]
     expected_version: int
     events: list[Event]
-    claims: list[dict[str, str]] = field(default_factory=list)
+    claims: Sequence[dict[str, str]] = ()
 
 
 class ClaimTaken(Exception):

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from projections import keys
 
 DEFAULT_TOKEN_SECRET = "gateway-local-token-secret"
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     """Where this region is, where the primary is, and the tables to use.
 
     ``endpoint_url`` and ``appsync_url`` are set by the emulator; on AWS the SDK finds

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from aws_lambda_powertools.event_handler.appsync import Router
 
@@ -13,8 +13,7 @@ from projections.table import ProjectionTable
 from resolvers.tokens import TokenSigner
 
 
-@dataclass(frozen=True)
-class Services:
+class Services(NamedTuple):
     """Adapters for one region.
 
     Attributes

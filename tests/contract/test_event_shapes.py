@@ -7,7 +7,6 @@ shape must fail here first, and be made on purpose, with a changelog entry.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -31,10 +30,10 @@ CREATED = Product(
     created_at="2024-05-01T12:00:00.000Z",
     updated_at="2024-05-01T12:00:00.000Z",
 )
-UPDATED = replace(
-    CREATED, name="Navy mug", price_cents=1400, version=2, updated_at="2024-05-01T12:05:00.000Z"
+UPDATED = CREATED._replace(
+    name="Navy mug", price_cents=1400, version=2, updated_at="2024-05-01T12:05:00.000Z"
 )
-ADJUSTED = replace(UPDATED, stock=35, version=3, updated_at="2024-05-01T12:10:00.000Z")
+ADJUSTED = UPDATED._replace(stock=35, version=3, updated_at="2024-05-01T12:10:00.000Z")
 
 EVENTS: dict[str, Event] = {
     "ProductCreated": ProductCreated(CREATED, "req-0001"),

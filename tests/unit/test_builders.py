@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from hypothesis import given, settings
@@ -138,7 +137,7 @@ def test_readers_list_projected_products_by_category_in_pages() -> None:
     for number, category in enumerate(["kitchen", "bath", "kitchen", "kitchen"], start=1):
         (created,) = history([], MUG._replace(sku=f"SKU-{number}", category=category))
         # Each history numbers its product product-1, so give each its own id.
-        apply(events.ProductCreated(replace(created.product, id=f"p{number}")), table)
+        apply(events.ProductCreated(created.product._replace(id=f"p{number}")), table)
 
     first, after = readers.products(table, "kitchen", 2, None)
     second, end = readers.products(table, "kitchen", 2, after)

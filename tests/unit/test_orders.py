@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from dataclasses import astuple, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
@@ -114,7 +114,7 @@ def test_place_takes_stock_and_keeps_names_and_prices(shop: Shop) -> None:
 
     assert (shop.stock(MUG), shop.stock(PLATE)) == (7, 3)
     # (productId, productName, quantity, unitPriceCents, lineTotalCents)
-    assert [astuple(line) for line in order.lines] == [
+    assert [tuple(line) for line in order.lines] == [
         (MUG, "Blue mug", 3, 1250, 3750),
         (PLATE, "Plate", 2, 800, 1600),
     ]
@@ -132,7 +132,7 @@ def test_order_keeps_the_name_and_price_of_the_time_it_was_placed(shop: Shop) ->
     handle(UpdateProduct(MUG, 2, {"name": "Navy mug", "price_cents": 1900}), shop.deps)
 
     kept = shop.order(order.id)
-    assert astuple(kept.lines[0]) == (MUG, "Blue mug", 2, 1250, 2500)
+    assert tuple(kept.lines[0]) == (MUG, "Blue mug", 2, 1250, 2500)
     assert kept.total_cents == 2500
 
 
