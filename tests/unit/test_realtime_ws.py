@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -333,12 +333,23 @@ def test_an_idle_acknowledged_connection_gets_keep_alives() -> None:
     THEN it sends {"type": "ka"}
     """
 
-    async def until_ka(socket: FakeWebSocket) -> None:
-        deadline = time.monotonic() + WAIT_S
-        while {"type": "ka"} not in socket.sent and time.monotonic() < deadline:
-            await asyncio.sleep(0)
+    class KeepAliveWatcher(FakeWebSocket):
+        """Signals the moment a ka is sent."""
 
-    socket = play([init(), until_ka], keepalive_s=0.001)
+        kept_alive: asyncio.Event | None = None
+
+        async def send_text(self, text: str) -> None:
+            await super().send_text(text)
+            if json.loads(text) == {"type": "ka"} and self.kept_alive is not None:
+                self.kept_alive.set()
+
+    async def until_ka(socket: FakeWebSocket) -> None:
+        assert isinstance(socket, KeepAliveWatcher)
+        socket.kept_alive = asyncio.Event()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(socket.kept_alive.wait(), WAIT_S)
+
+    socket = play([init(), until_ka], keepalive_s=0.001, client=KeepAliveWatcher)
 
     assert socket.sent[0] == ACK
     assert {"type": "ka"} in socket.sent[1:]
