@@ -11,6 +11,7 @@ from typing import Any
 
 from domain import orders, records
 from domain.commands import CancelOrder, PlaceOrder, RegisterCustomer, ShipOrder
+from domain.creation import create_claiming
 from domain.customers import Customer, new_customer
 from domain.dependencies import Dependencies
 from domain.errors import NotFound, ValidationError, VersionConflict
@@ -34,24 +35,17 @@ def register_customer(command: RegisterCustomer, deps: Dependencies) -> Customer
         name=command.name,
         now=deps.clock(),
     )
-    email_claim = {
-        **records.state_key(records.EMAIL, customer.email.lower()),
-        "customerId": customer.id,
-    }
-    change = Change(
-        kind=records.CUSTOMER,
-        aggregate_id=customer.id,
-        state=customer.to_data(),
-        expected_version=0,
-        events=[CustomerRegistered(customer, deps.correlation_id)],
-        claims=[email_claim],
-    )
     try:
-        deps.store.commit(change)
-    except ClaimTaken as taken:
-        raise ValidationError(
-            f"email {customer.email} is already registered.", {"email": customer.email}
-        ) from taken
+        create_claiming(
+            records.CUSTOMER,
+            customer,
+            CustomerRegistered(customer, deps.correlation_id),
+            (records.EMAIL, customer.email.lower()),
+            ValidationError(
+                f"email {customer.email} is already registered.", {"email": customer.email}
+            ),
+            deps,
+        )
     except VersionConflict as conflict:
         raise ValidationError(
             f"Customer {customer.id} is already registered.", {"id": customer.id}

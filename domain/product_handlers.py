@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from domain import records
 from domain.commands import AdjustStock, CreateProduct, UpdateProduct
+from domain.creation import create_claiming
 from domain.data import camel
 from domain.dependencies import Dependencies
 from domain.errors import NotFound, ValidationError, VersionConflict
 from domain.events import ProductCreated, ProductUpdated, StockAdjusted
 from domain.products import Product, adjust_stock, new_product, revise
-from domain.store import Change, ClaimTaken
+from domain.store import Change
 
 
 def create_product(command: CreateProduct, deps: Dependencies) -> Product:
@@ -24,21 +25,16 @@ def create_product(command: CreateProduct, deps: Dependencies) -> Product:
         stock=command.stock,
         now=deps.clock(),
     )
-    sku_claim = {**records.state_key(records.SKU, product.sku), "productId": product.id}
-    change = Change(
-        kind=records.PRODUCT,
-        aggregate_id=product.id,
-        state=product.to_data(),
-        expected_version=0,
-        events=[ProductCreated(product, deps.correlation_id)],
-        claims=[sku_claim],
-    )
-    try:
-        deps.store.commit(change)
-    except ClaimTaken as taken:
-        raise ValidationError(
+    create_claiming(
+        records.PRODUCT,
+        product,
+        ProductCreated(product, deps.correlation_id),
+        (records.SKU, product.sku),
+        ValidationError(
             f"sku {product.sku} is already used by another product.", {"sku": product.sku}
-        ) from taken
+        ),
+        deps,
+    )
     return product
 
 
