@@ -16,6 +16,7 @@ from emulator.streams import Replicator, StreamPoller, StreamReader
 from projections.settings import Settings
 from projections.stream import StreamProjector
 from projections.table import ProjectionTable
+from resolvers.bootstrap import build_app, build_services
 from resolvers.handler import ResolverHandler, build_handler
 
 PRIMARY, REPLICA = "us-east-1", "eu-west-1"
@@ -75,6 +76,19 @@ def appsync_event(parent: str, field: str, arguments: dict[str, Any]) -> dict[st
             "selectionSetList": [],
         },
     }
+
+
+def counted_handler(settings: Settings) -> tuple[ResolverHandler, list[str]]:
+    """A resolver Lambda for ``settings``, and the list of DynamoDB operations it sends
+    (counted with botocore's event hooks, on both its clients)."""
+    services = build_services(settings)
+    sent: list[str] = []
+    for client in (services.projections.client, services.write_store.client):  # type: ignore[attr-defined]
+        client.meta.events.register(
+            "before-send.dynamodb.*",
+            lambda request, **_: sent.append(request.headers["X-Amz-Target"].decode()),
+        )
+    return ResolverHandler(build_app(services)), sent
 
 
 def _streams(region: str) -> Any:

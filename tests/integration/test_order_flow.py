@@ -7,9 +7,7 @@ from typing import Any
 import pytest
 
 from domain.errors import GatewayError, InvalidTransition, NotFound, ValidationError
-from resolvers.bootstrap import build_app, build_services
-from resolvers.handler import ResolverHandler
-from tests.integration.conftest import Cloud, Region, appsync_event
+from tests.integration.conftest import Cloud, Region, appsync_event, counted_handler
 
 LAMP = {"sku": "LAMP-1", "name": "Desk lamp", "category": "lighting", "priceCents": 4500}
 SHADE = {"sku": "SHADE-1", "name": "Linen shade", "category": "lighting", "priceCents": 1200}
@@ -143,14 +141,7 @@ def test_a_customer_or_an_order_costs_at_most_two_dynamodb_requests(
     customer, lamp, shade = _shop(cloud)
     placed = _place(cloud.replica, customer["id"], [(lamp["id"], 1), (shade["id"], 2)], "k1")
     cloud.settle()
-    services = build_services(cloud.replica.settings)
-    handler = ResolverHandler(build_app(services))
-    sent: list[str] = []
-    for client in (services.projections.client, services.write_store.client):  # type: ignore[attr-defined]
-        client.meta.events.register(
-            "before-send.dynamodb.*",
-            lambda request, **_: sent.append(request.headers["X-Amz-Target"].decode()),
-        )
+    handler, sent = counted_handler(cloud.replica.settings)
     asked = {"customer": customer["id"], "order": placed["id"]}[field]
 
     view = handler(appsync_event("Query", field, {"id": asked}), None)

@@ -7,9 +7,7 @@ from typing import Any
 import pytest
 
 from domain.errors import VersionConflict
-from resolvers.bootstrap import build_app, build_services
-from resolvers.handler import ResolverHandler
-from tests.integration.conftest import Cloud, appsync_event
+from tests.integration.conftest import Cloud, appsync_event, counted_handler
 
 LAMP = {
     "sku": "LAMP-1",
@@ -157,14 +155,7 @@ def test_product_by_id_costs_exactly_one_dynamodb_request(cloud: Cloud) -> None:
     sends exactly one request to DynamoDB: a GetItem on this region's projection table."""
     created = _create(cloud)
     cloud.settle()
-    services = build_services(cloud.replica.settings)
-    handler = ResolverHandler(build_app(services))
-    sent: list[str] = []
-    for client in (services.projections.client, services.write_store.client):  # type: ignore[attr-defined]
-        client.meta.events.register(
-            "before-send.dynamodb.*",
-            lambda request, **_: sent.append(request.headers["X-Amz-Target"].decode()),
-        )
+    handler, sent = counted_handler(cloud.replica.settings)
 
     view = handler(appsync_event("Query", "product", {"id": created["id"]}), None)
 

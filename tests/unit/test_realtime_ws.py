@@ -18,6 +18,7 @@ from emulator.executor import load_schema, subscribed_mutations
 from emulator.realtime_ws import AppSyncRealtimeSession
 from emulator.region import RegionRuntime
 from emulator.subscriptions import Subscriptions
+from tests.unit.fake_sockets import AsgiReceive
 
 SCHEMA = load_schema()
 KEY = "da2-realtime-unit-key"
@@ -31,7 +32,7 @@ Step = str | bytes | Callable[["FakeWebSocket"], Awaitable[None]]
 
 
 @dataclass
-class FakeWebSocket:
+class FakeWebSocket(AsgiReceive):
     """A Starlette WebSocket whose client sends a script, then hangs up.
 
     A step is the text the client sends next, or a coroutine function given the socket
@@ -60,15 +61,6 @@ class FakeWebSocket:
                 return step  # type: ignore[return-value]  # bytes: a binary frame
             await step(self)
         raise WebSocketDisconnect()
-
-    async def receive(self) -> dict[str, Any]:
-        """An ASGI message, as Starlette's WebSocket.receive gives it."""
-        try:
-            frame: str | bytes = await self.receive_text()
-        except WebSocketDisconnect as gone:
-            return {"type": "websocket.disconnect", "code": gone.code}
-        kind = "bytes" if isinstance(frame, bytes) else "text"
-        return {"type": "websocket.receive", kind: frame}
 
     async def send_text(self, text: str) -> None:
         self.sent.append(json.loads(text))

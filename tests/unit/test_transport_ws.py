@@ -15,6 +15,7 @@ from emulator.executor import load_schema, subscribed_mutations
 from emulator.region import RegionRuntime
 from emulator.subscriptions import Subscriptions
 from emulator.transport_ws import PROTOCOL, TransportWsSession
+from tests.unit.fake_sockets import AsgiReceive
 
 SCHEMA = load_schema()
 KEY = "da2-unit-test-key"
@@ -24,7 +25,7 @@ BALL = {"id": "p-1", "name": "Ball", "category": "toys", "stock": 10, "version":
 Step = str | bytes | Callable[[], Awaitable[None]]
 
 
-class FakeWebSocket:
+class FakeWebSocket(AsgiReceive):
     """A Starlette WebSocket whose client sends a script, then hangs up.
 
     A step is the text the client sends next, or a coroutine function run while the
@@ -49,15 +50,6 @@ class FakeWebSocket:
                 return step  # type: ignore[return-value]  # bytes: a binary frame
             await step()
         raise WebSocketDisconnect()
-
-    async def receive(self) -> dict[str, Any]:
-        """An ASGI message, as Starlette's WebSocket.receive gives it."""
-        try:
-            frame: str | bytes = await self.receive_text()
-        except WebSocketDisconnect as gone:
-            return {"type": "websocket.disconnect", "code": gone.code}
-        kind = "bytes" if isinstance(frame, bytes) else "text"
-        return {"type": "websocket.receive", kind: frame}
 
     async def send_text(self, text: str) -> None:
         self.sent.append(json.loads(text))
