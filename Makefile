@@ -8,14 +8,14 @@ WEB_STAMP := emulator/web/node_modules/.installed
 AUDIT_STAMP := tests/audit/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: dev test lint typecheck schema bench clean
+.PHONY: dev test lint typecheck schema synth bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[emulator,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[emulator,dev,infra]'
 	touch $(STAMP)
 
 # GraphiQL's assets, served by gateway dev so that the page works offline.
@@ -48,8 +48,13 @@ typecheck: $(STAMP)
 schema: $(STAMP)
 	$(BIN)/python -m schema.export
 
+# Every stack's template into cdk.out, checked by cdk-nag; no AWS account needed.
+synth: $(STAMP)
+	JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 $(BIN)/python -m infra.app $(ARGS)
+	$(BIN)/cfn-lint cdk.out/*.template.json
+
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache cdk.out build

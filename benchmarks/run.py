@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import cold_start, fanout, freshness, place_order
+from benchmarks import cold_start, fanout, freshness, place_order, synth
 
 BENCHMARKS_FILE = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 Rows = Callable[[], list[dict[str, str]]]
@@ -17,6 +17,7 @@ PARTS: dict[str, tuple[str, Rows]] = {
     "freshness": ("python -m benchmarks.run --only freshness", freshness.rows),
     "place-order": ("python -m benchmarks.run --only place-order", place_order.rows),
     "fanout": ("python -m benchmarks.run --only fanout", fanout.rows),
+    "synth": ("python -m benchmarks.run --only synth", synth.rows),
 }
 
 

@@ -23,6 +23,7 @@ Projection items
 from __future__ import annotations
 
 from domain.records import (  # noqa: F401  (re-exported: the write table's keys)
+    EVENT_RECORD,
     EVENT_SORT_KEY_PREFIX,
     PARTITION_KEY,
     RECORD_KIND,

@@ -1,0 +1,131 @@
+"""The AppSync API of one region, built from the committed ``schema/schema.graphql``.
+
+Auth modes follow DESIGN.md: the API key by default, a Cognito user pool with the
+``customers`` and ``staff`` groups, and IAM for the stream handler's publish mutations.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, Expiration, RemovalPolicy, Stack
+from aws_cdk import aws_appsync as appsync
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from infra.config import DeploymentConfig
+from infra.nag import acknowledge
+from infra.observability import BASIC_EXECUTION_ROLE
+
+SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
+USER_GROUPS = ("customers", "staff")
+# AppSync refuses an API key that lives longer than a year; rotate it yearly.
+API_KEY_DAYS = 365
+# The construct id CDK gives its log-retention singleton in every stack.
+LOG_RETENTION_PROVIDER = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
+
+
+class UserDirectory(Construct):
+    """The one Cognito user pool behind every region's API.
+
+    It lives in the primary's stack; every API names it with its region, so a token
+    signed in one region is accepted in all of them.
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, config: DeploymentConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.pool = cognito.UserPool(
+            self,
+            "Pool",
+            user_pool_name=config.resource_name("gateway-users"),
+            self_sign_up_enabled=False,
+            sign_in_aliases=cognito.SignInAliases(email=True),
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_digits=True,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_symbols=True,
+            ),
+            mfa=cognito.Mfa.OPTIONAL,
+            mfa_second_factor=cognito.MfaSecondFactor(sms=False, otp=True),
+            feature_plan=cognito.FeaturePlan.PLUS,
+            standard_threat_protection_mode=cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+            deletion_protection=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.pool,
+            "AwsSolutions::AwsSolutions-COG2",
+            "Shoppers sign in from the storefront; MFA is offered (TOTP) and not forced.",
+        )
+        for group in USER_GROUPS:
+            cognito.CfnUserPoolGroup(
+                self, f"Group{group.title()}", user_pool_id=self.pool.user_pool_id, group_name=group
+            )
+
+
+class GraphqlApi(Construct):
+    """The region's GraphQL endpoint, schema and auth; resolvers attach to ``api``."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        config: DeploymentConfig,
+        user_pool: cognito.IUserPool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.api = appsync.GraphqlApi(
+            self,
+            "Api",
+            name=config.resource_name("gateway"),
+            definition=appsync.Definition.from_file(str(SCHEMA_FILE)),
+            authorization_config=appsync.AuthorizationConfig(
+                default_authorization=appsync.AuthorizationMode(
+                    authorization_type=appsync.AuthorizationType.API_KEY,
+                    api_key_config=appsync.ApiKeyConfig(
+                        description="Public reads of products and product changes",
+                        expires=Expiration.after(Duration.days(API_KEY_DAYS)),
+                    ),
+                ),
+                additional_authorization_modes=[
+                    appsync.AuthorizationMode(
+                        authorization_type=appsync.AuthorizationType.USER_POOL,
+                        user_pool_config=appsync.UserPoolConfig(user_pool=user_pool),
+                    ),
+                    appsync.AuthorizationMode(authorization_type=appsync.AuthorizationType.IAM),
+                ],
+            ),
+            log_config=appsync.LogConfig(
+                field_log_level=appsync.FieldLogLevel(config.api_log_level),
+                exclude_verbose_content=True,
+                retention=logs.RetentionDays.ONE_MONTH,
+            ),
+            xray_enabled=config.xray,
+        )
+        # CDK sets the API log group's retention with its own singleton function.
+        retention = Stack.of(self).node.find_child(LOG_RETENTION_PROVIDER)
+        acknowledge(
+            retention,
+            BASIC_EXECUTION_ROLE,
+            "CDK's log-retention function only sets the retention of the API's log group.",
+        )
+        acknowledge(
+            retention,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "CDK's log-retention function names log groups only at deploy time.",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions::AwsSolutions-ASC3",
+            "Verbose content would log request headers (JWTs, API keys) and customers' "
+            "data; field logs at gateway:apiLogLevel stay on without it.",
+        )
+        acknowledge(
+            self.api,
+            "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+            "service-role/AWSAppSyncPushToCloudWatchLogs]",
+            "AppSync's managed logging role only writes the API's own logs.",
+        )

@@ -1,0 +1,183 @@
+"""Logs, metrics, traces and alarms: one place for how the gateway is watched.
+
+Powertools reads its settings from the environment, so every Lambda gets them here.
+Each alarm notifies the region's alarm topic.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra import bundle
+from infra.config import DeploymentConfig
+from infra.nag import acknowledge
+
+METRICS_NAMESPACE = "Gateway"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+# Thresholds an operator acts on; docs/deploy.md says what each one means.
+PROJECTION_LAG_ALARM = Duration.seconds(60)
+REPLICATION_LATENCY_ALARM = Duration.seconds(30)
+RESOLVER_ERROR_PERCENT = 25
+BASIC_EXECUTION_ROLE = (
+    "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
+    "service-role/AWSLambdaBasicExecutionRole]"
+)
+
+
+def powertools_environment(config: DeploymentConfig, service: str) -> dict[str, str]:
+    """What Powertools' Logger, Metrics and Tracer read at cold start."""
+    return {
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_LOG_LEVEL": config.log_level,
+        "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+        "POWERTOOLS_TRACE_DISABLED": "false" if config.xray else "true",
+    }
+
+
+def gateway_function(
+    scope: Construct,
+    construct_id: str,
+    config: DeploymentConfig,
+    *,
+    handler: str,
+    service: str,
+    environment: dict[str, str],
+    timeout: Duration,
+) -> lambda_.Function:
+    """A Lambda running the repository's bundle, with its logs kept a month."""
+    log_group = logs.LogGroup(scope, f"{construct_id}Logs", retention=logs.RetentionDays.ONE_MONTH)
+    function = lambda_.Function(
+        scope,
+        construct_id,
+        runtime=RUNTIME,
+        architecture=lambda_.Architecture.ARM_64,
+        code=lambda_.Code.from_asset(str(bundle.lambda_bundle())),
+        handler=handler,
+        memory_size=512,
+        timeout=timeout,
+        environment={**powertools_environment(config, service), **environment},
+        logging_format=lambda_.LoggingFormat.JSON,
+        log_group=log_group,
+        tracing=lambda_.Tracing.ACTIVE if config.xray else lambda_.Tracing.DISABLED,
+    )
+    acknowledge(
+        function,
+        BASIC_EXECUTION_ROLE,
+        "The AWS managed basic execution role only lets the function write its own logs.",
+    )
+    return function
+
+
+class Alarms(Construct):
+    """The region's alarm topic and the alarms that page an operator."""
+
+    def __init__(self, scope: Construct, construct_id: str, config: DeploymentConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            topic_name=config.resource_name("gateway-alarms"),
+            enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )
+        # CloudWatch publishes alarm state changes to the topic.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["sns:Publish"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=[self.topic.topic_arn],
+            )
+        )
+
+    def projection_lag(self, consumer: lambda_.IFunction) -> cloudwatch.Alarm:
+        """The stream consumer's iterator age: how far this region's projections trail."""
+        return self._alarm(
+            "ProjectionLag",
+            consumer.metric("IteratorAge", statistic="Maximum", period=Duration.minutes(1)),
+            PROJECTION_LAG_ALARM.to_milliseconds(),
+            "Projections in this region trail the write table by more than a minute.",
+        )
+
+    def replication_latency(self, table_name: str, receiving_region: str) -> cloudwatch.Alarm:
+        """Global-table replication from this region to ``receiving_region``."""
+        metric = cloudwatch.Metric(
+            namespace="AWS/DynamoDB",
+            metric_name="ReplicationLatency",
+            dimensions_map={"TableName": table_name, "ReceivingRegion": receiving_region},
+            statistic="Average",
+            period=Duration.minutes(1),
+        )
+        return self._alarm(
+            f"ReplicationLatency{_pascal(receiving_region)}",
+            metric,
+            REPLICATION_LATENCY_ALARM.to_milliseconds(),
+            f"Writes from {Stack.of(self).region} reach {receiving_region} more than "
+            f"{REPLICATION_LATENCY_ALARM.to_seconds()} s late.",
+        )
+
+    def dead_letters(self, queue: sqs.IQueue) -> cloudwatch.Alarm:
+        """Any stream record that the consumer gave up on."""
+        return self._alarm(
+            "DeadLetters",
+            queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+            0,
+            "Stream records failed every retry; `gateway dlq` explains how to redrive them.",
+        )
+
+    def resolver_errors(self, resolver: lambda_.IFunction) -> cloudwatch.Alarm:
+        """The share of resolver invocations that ended in an error.
+
+        A refused request (ValidationError, VersionConflict...) leaves the Lambda as an
+        error too, which AppSync turns into the GraphQL error; so the alarm watches the
+        share, not the count, and sits above what refusals alone explain.
+        """
+        period = Duration.minutes(1)
+        share = cloudwatch.MathExpression(
+            expression="100 * errors / MAX([invocations, 1])",
+            using_metrics={
+                "errors": resolver.metric_errors(period=period),
+                "invocations": resolver.metric_invocations(period=period),
+            },
+            label="resolver errors (%)",
+            period=period,
+        )
+        return self._alarm(
+            "ResolverErrors",
+            share,
+            RESOLVER_ERROR_PERCENT,
+            f"More than {RESOLVER_ERROR_PERCENT}% of resolver invocations failed; "
+            "look for InternalFailure in the resolver logs.",
+        )
+
+    def _alarm(
+        self, name: str, metric: cloudwatch.IMetric, threshold: float, description: str
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            name,
+            alarm_name=f"{self.config.resource_name('gateway')}-{Stack.of(self).region}-{name}",
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        return alarm
+
+
+def _pascal(region: str) -> str:
+    return "".join(part.title() for part in region.split("-"))

@@ -1,0 +1,162 @@
+"""The stacks: one for each region, and the edge stack that holds the client-facing name.
+
+The primary's stack owns what exists once (the global write table, the user pool and
+the page-token secret, each replicated or referenced by the others); every region's
+stack holds its projections, API, resolvers, stream consumer, route and alarms.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Environment, SecretValue, Stack
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra.api import SCHEMA_FILE, GraphqlApi, UserDirectory
+from infra.config import EDGE_REGION, DeploymentConfig
+from infra.nag import acknowledge
+from infra.observability import Alarms
+from infra.projections import StreamConsumer
+from infra.resolvers import Resolvers
+from infra.routing import EdgeRouting, RegionalRoute
+from infra.tables import ProjectionTable, ReplicaStream, WriteTable
+from projections import keys
+
+TOKEN_SECRET = "gateway-token-secret"
+# How long each region trusts its cached copy of the control record.
+CONTROL_CACHE_MS = "5000"
+
+
+class SharedResources(Construct):
+    """What the deployment has once, in the primary's region."""
+
+    def __init__(self, scope: Construct, construct_id: str, config: DeploymentConfig) -> None:
+        super().__init__(scope, construct_id)
+        self.write_table = WriteTable(self, "WriteTable", config).table
+        self.users = UserDirectory(self, "Users", config).pool
+        # Signs the nextToken of every connection; the same in every region, so a page
+        # token from one region works in another.
+        self.token_secret = secretsmanager.Secret(
+            self,
+            "TokenSecret",
+            secret_name=config.resource_name(TOKEN_SECRET),
+            description="Signs GraphQL page tokens (nextToken) in every region.",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=48, exclude_punctuation=True
+            ),
+            replica_regions=[
+                secretsmanager.ReplicaRegion(region=region) for region in config.replicas
+            ],
+        )
+        acknowledge(
+            self.token_secret,
+            "AwsSolutions::AwsSolutions-SMG4",
+            "Rotating the page-token key invalidates every nextToken that clients hold; "
+            "it is rotated by hand, as docs/deploy.md describes.",
+        )
+
+
+class RegionStack(Stack):
+    """Everything one region runs."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        config: DeploymentConfig,
+        region: str,
+        *,
+        shared: SharedResources | None = None,
+        users: cognito.IUserPool | None = None,
+    ) -> None:
+        super().__init__(
+            scope,
+            config.stack_name(region),
+            env=Environment(region=region),
+            cross_region_references=True,
+            description=f"gateway {config.stage}: the {region} region",
+        )
+        is_primary = region == config.primary
+        if is_primary:
+            shared = SharedResources(self, "Shared", config)
+            users = shared.users
+        if users is None:
+            raise ValueError(f"{region}: a replica stack needs the primary's user pool")
+        self.shared = shared
+        write_table = config.resource_name(keys.WRITE_TABLE)
+        projections = ProjectionTable(self, "Projections", config).table
+        environment = {
+            "GATEWAY_PRIMARY_REGION": config.primary,
+            "GATEWAY_WRITE_TABLE": write_table,
+            "GATEWAY_PROJECTION_TABLE": projections.table_name,
+            "GATEWAY_CONTROL_CACHE_MS": CONTROL_CACHE_MS,
+        }
+        self.api = GraphqlApi(self, "Api", config, users).api
+        token_secret = SecretValue.secrets_manager(config.resource_name(TOKEN_SECRET))
+        self.resolvers = Resolvers(
+            self,
+            "Resolvers",
+            config,
+            api=self.api,
+            schema_file=SCHEMA_FILE,
+            projections=projections,
+            environment={**environment, "GATEWAY_TOKEN_SECRET": token_secret.unsafe_unwrap()},
+        )
+        if shared is not None and is_primary:
+            stream_arn = shared.write_table.table_stream_arn
+            if stream_arn is None:
+                raise ValueError("the write table must have a stream")
+        else:
+            stream_arn = ReplicaStream(self, "WriteStream", write_table).stream_arn
+        self.consumer = StreamConsumer(
+            self,
+            "StreamConsumer",
+            config,
+            stream_arn=stream_arn,
+            api=self.api,
+            projections=projections,
+            publish_fields=self.resolvers.plan.publish_fields,
+            environment=environment,
+        )
+        self.route = RegionalRoute(self, "Route", config, self.api)
+        alarms = Alarms(self, "Alarms", config)
+        alarms.projection_lag(self.consumer.function)
+        alarms.dead_letters(self.consumer.dead_letters)
+        alarms.resolver_errors(self.resolvers.function)
+        for other in config.regions:
+            if other != region:
+                alarms.replication_latency(write_table, other)
+        CfnOutput(self, "GraphqlUrl", value=self.api.graphql_url)
+        CfnOutput(self, "ApiId", value=self.api.api_id)
+
+
+class EdgeStack(Stack):
+    """The client-facing name; CloudFront needs it in us-east-1."""
+
+    def __init__(self, scope: Construct, config: DeploymentConfig) -> None:
+        super().__init__(
+            scope,
+            f"Gateway-{config.stage}-edge",
+            env=Environment(region=EDGE_REGION),
+            description=f"gateway {config.stage}: {config.domain_name} for every region",
+        )
+        self.routing = EdgeRouting(self, "Routing", config)
+        CfnOutput(self, "Url", value=f"https://{config.domain_name}/graphql")
+        CfnOutput(self, "RealtimeUrl", value=f"wss://{config.domain_name}/graphql/realtime")
+
+
+def build_stacks(scope: Construct, config: DeploymentConfig) -> list[Stack]:
+    """Every stack of the deployment, the primary's first; replicas depend on it."""
+    primary = RegionStack(scope, config, config.primary)
+    assert primary.shared is not None
+    stacks: list[Stack] = [primary]
+    for region in config.replicas:
+        replica = RegionStack(scope, config, region, users=primary.shared.users)
+        replica.add_stack_dependency(
+            primary, "the write table's replica and the secret exist first"
+        )
+        stacks.append(replica)
+    edge = EdgeStack(scope, config)
+    for stack in stacks:
+        edge.add_stack_dependency(stack, "the regions' latency records exist first")
+    stacks.append(edge)
+    return stacks
