@@ -1,11 +1,19 @@
 """The write table's item layout: the one home of its keys.
 
-The write table is a DynamoDB global table with a stream (NEW_IMAGE). It holds two
-kinds of item, both keyed ``pk``/``sk``:
+The write table is a DynamoDB global table with a stream (NEW_IMAGE). It holds three
+kinds of item, all keyed ``pk``/``sk``:
 
 * an aggregate: ``pk = "<KIND>#<id>"``, ``sk = "STATE"``, with a ``version``;
 * an event: ``pk = "<KIND>#<id>"``, ``sk = "EVENT#<version, 10 digits>"``, written in the
-  same transaction as the aggregate it changed.
+  same transaction as the aggregate it changed;
+* the control record, at most one: ``pk = "CONTROL"``, ``sk = "PRIMARY"``,
+  ``recordKind = "CONTROL"``, with ``primaryRegion`` (a region name), ``mode``
+  (``"ACTIVE"`` or ``"READ_ONLY"``), ``epoch`` (a whole number, 0 or more) and
+  ``updatedAt`` (AWSDateTime, for people; the runtime ignores it). An operator writes
+  it in any region; the global table carries it to every replica, and each region
+  reads its own copy (:mod:`domain.control`). While it is missing, every region uses
+  its deployment's primary, ACTIVE, epoch 0. Its ``pk`` has no ``#``, so it never
+  meets an aggregate's partition.
 
 Stdlib only, so infra and the projections' key module can read it.
 """
@@ -23,6 +31,7 @@ EVENT_SORT_KEY_PREFIX = "EVENT#"
 RECORD_KIND = "recordKind"
 EVENT_RECORD = "EVENT"
 AGGREGATE_RECORD = "AGGREGATE"
+CONTROL_RECORD = "CONTROL"
 
 PRODUCT = "PRODUCT"
 CUSTOMER = "CUSTOMER"
@@ -30,6 +39,16 @@ ORDER = "ORDER"
 SKU = "SKU"
 EMAIL = "EMAIL"
 IDEMPOTENCY = "IDEMPOTENCY"
+
+CONTROL_PARTITION_KEY = "CONTROL"
+CONTROL_SORT_KEY = "PRIMARY"
+CONTROL_PRIMARY_REGION = "primaryRegion"
+CONTROL_MODE = "mode"
+CONTROL_EPOCH = "epoch"
+CONTROL_UPDATED_AT = "updatedAt"
+MODE_ACTIVE = "ACTIVE"
+MODE_READ_ONLY = "READ_ONLY"
+CONTROL_MODES = (MODE_ACTIVE, MODE_READ_ONLY)
 
 
 def aggregate_pk(kind: str, aggregate_id: str) -> str:
@@ -51,6 +70,11 @@ def event_key(kind: str, aggregate_id: str, version: int) -> dict[str, str]:
         PARTITION_KEY: aggregate_pk(kind, aggregate_id),
         SORT_KEY: f"{EVENT_SORT_KEY_PREFIX}{version:010d}",
     }
+
+
+def control_key() -> dict[str, str]:
+    """Primary key of the control record, which names the primary region and the mode."""
+    return {PARTITION_KEY: CONTROL_PARTITION_KEY, SORT_KEY: CONTROL_SORT_KEY}
 
 
 def is_event_item(item: dict[str, Any]) -> bool:

@@ -2,17 +2,20 @@
 
 Every command ends in one ``TransactWriteItems``: the aggregate's state, conditional
 on the version the command read, its event items, and any uniqueness claims.
+:class:`PrimaryWriteStore` sends each call to the region the control record names
+primary now (:mod:`domain.control`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from domain import events, records
+from domain.control import ControlRecord
 from domain.errors import PrimaryUnavailable, VersionConflict
 from domain.events import Event
 
@@ -158,6 +161,68 @@ class DynamoWriteStore:
             "ConditionExpression": "attribute_not_exists(#pk)",
             "ExpressionAttributeNames": {"#pk": records.PARTITION_KEY},
         }
+
+
+class PrimaryWriteStore:
+    """The write table of whichever region the control record names primary now.
+
+    Command handlers keep one store while an operator moves the primary or pauses
+    writes: every call asks the (cached) control record where to go, and each
+    region's :class:`DynamoWriteStore` is made on first use.
+
+    ``commit`` is refused while writes are paused: it is the one call that writes.
+    ``load`` and ``load_many`` are not: queries read through to the primary for
+    ``minVersion`` and for owner checks, and reads must keep working while writes are
+    paused. A command is refused before it reads anything, by
+    :meth:`ControlRecord.writable` in the resolvers' ``command_deps``.
+
+    Parameters
+    ----------
+    control
+        This region's view of the control record.
+    clients
+        Makes a DynamoDB client for a region; called once per region, on first use.
+    table
+        The write table's name, the same in every region (it is one global table).
+    """
+
+    def __init__(
+        self,
+        control: ControlRecord,
+        clients: Callable[[str], Any],
+        table: str = records.WRITE_TABLE,
+    ) -> None:
+        self._control = control
+        self._clients = clients
+        self._table = table
+        self._stores: dict[str, DynamoWriteStore] = {}
+
+    def in_region(self, region: str) -> DynamoWriteStore:
+        """The write table in ``region``; its client is made on first use, then kept."""
+        store = self._stores.get(region)
+        if store is None:
+            store = self._stores[region] = DynamoWriteStore(self._clients(region), self._table)
+        return store
+
+    @property
+    def client(self) -> Any:
+        """The current primary's client, for callers that watch the requests it sends."""
+        return self._primary().client
+
+    def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
+        return self._primary().load(kind, aggregate_id)
+
+    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
+        return self._primary().load_many(kind, aggregate_ids)
+
+    def commit(self, *changes: Change) -> None:
+        """Write to the current primary; PrimaryUnavailable, with nothing written, while
+        writes are paused."""
+        control = self._control.writable()
+        self.in_region(control.primary_region).commit(*changes)
+
+    def _primary(self) -> DynamoWriteStore:
+        return self.in_region(self._control.current().primary_region)
 
 
 def _encode(values: dict[str, Any]) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import boto3
@@ -36,7 +37,14 @@ class Topology:
 
 
 class LocalDeployment:
-    """Starts and stops everything ``gateway dev`` runs, except the HTTP servers."""
+    """Starts and stops everything ``gateway dev`` runs, except the HTTP servers.
+
+    The first region is every region's default primary; the control record in the
+    write table can name another, or pause writes, while it runs. ``env`` (the process
+    environment by default) may set ``GATEWAY_CONTROL_CACHE_MS`` as it does for the
+    Lambda, so an operator's change can be seen at once; the emulator says where
+    everything else is.
+    """
 
     def __init__(
         self,
@@ -44,7 +52,9 @@ class LocalDeployment:
         credentials: LocalCredentials,
         limits: Limits | None = None,
         issuer: LocalIssuer | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        control_cache_ms = Settings.from_env(env).control_cache_ms
         credentials.install()
         self.topology = topology
         self.cloud = LocalCloud(topology.host)
@@ -55,6 +65,7 @@ class LocalDeployment:
                 primary_region=primary,
                 endpoint_url=self.cloud.endpoint_url,
                 appsync_url=topology.url(index),
+                control_cache_ms=control_cache_ms,
             )
             for index, region in enumerate(topology.regions)
         ]

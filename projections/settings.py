@@ -15,7 +15,9 @@ class Settings(NamedTuple):
     """Where this region is, where the primary is, and the tables to use.
 
     ``endpoint_url`` and ``appsync_url`` are set by the emulator; on AWS the SDK finds
-    DynamoDB itself and ``appsync_url`` comes from the stack.
+    DynamoDB itself and ``appsync_url`` comes from the stack. ``primary_region`` is the
+    deployment's default: the control record in the write table overrides it, and
+    ``control_cache_ms`` says how long each execution environment reuses a read of it.
     """
 
     region: str
@@ -26,6 +28,7 @@ class Settings(NamedTuple):
     appsync_url: str | None = None
     token_secret: str = DEFAULT_TOKEN_SECRET
     min_version_wait_ms: int = 1000
+    control_cache_ms: int = 5000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,7 +42,8 @@ class Settings(NamedTuple):
             endpoint_url=env.get("GATEWAY_DYNAMODB_ENDPOINT") or None,
             appsync_url=env.get("GATEWAY_APPSYNC_URL") or None,
             token_secret=env.get("GATEWAY_TOKEN_SECRET", DEFAULT_TOKEN_SECRET),
-            min_version_wait_ms=int(env.get("GATEWAY_MIN_VERSION_WAIT_MS", "1000")),
+            min_version_wait_ms=_milliseconds(env, "GATEWAY_MIN_VERSION_WAIT_MS", 1000),
+            control_cache_ms=_milliseconds(env, "GATEWAY_CONTROL_CACHE_MS", 5000),
         )
 
     def dynamodb(self, region: str) -> Any:
@@ -56,3 +60,26 @@ class Settings(NamedTuple):
         return boto3.client(
             "dynamodb", region_name=region, endpoint_url=self.endpoint_url, config=config
         )
+
+
+def _milliseconds(env: Mapping[str, str], name: str, default: int) -> int:
+    """A duration variable, or ``default`` when it is unset or empty.
+
+    Raises
+    ------
+    ValueError
+        Naming the variable, so a bad deployment says what to fix at the first cold
+        start instead of showing a bare ``int()`` traceback.
+    """
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(
+            f"{name} must be a whole number of milliseconds, 0 or more; got {raw!r}"
+        ) from None
+    if value < 0:
+        raise ValueError(f"{name} must be 0 or more milliseconds; got {value}")
+    return value

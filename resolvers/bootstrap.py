@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import AppSyncResolver
 
-from domain.store import DynamoWriteStore
+from domain import records
+from domain.control import Control, ControlRecord
+from domain.store import PrimaryWriteStore
 from projections.settings import Settings
 from projections.table import ProjectionTable
 from resolvers import customers, orders, products, region
@@ -19,13 +21,21 @@ FEATURES = (products, customers, orders, region)
 
 
 def build_services(settings: Settings) -> Services:
+    """One region's adapters. The write store follows the control record, which is
+    read from THIS region's replica of the write table with the projections' client."""
+    local = settings.dynamodb(settings.region)
+    control = ControlRecord(
+        local,
+        settings.write_table,
+        default=Control(settings.primary_region, records.MODE_ACTIVE, 0),
+        ttl_s=settings.control_cache_ms / 1000,
+    )
     return Services(
         settings=settings,
-        projections=ProjectionTable(settings.dynamodb(settings.region), settings.projection_table),
-        write_store=DynamoWriteStore(
-            settings.dynamodb(settings.primary_region), settings.write_table
-        ),
+        projections=ProjectionTable(local, settings.projection_table),
+        write_store=PrimaryWriteStore(control, settings.dynamodb, settings.write_table),
         tokens=TokenSigner(settings.token_secret),
+        control=control,
     )
 
 

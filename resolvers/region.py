@@ -1,4 +1,4 @@
-"""Resolver for ``Query.region``: which region answered, and how fresh it is."""
+"""Resolver for ``Query.region``: which region answered, where writes go, how fresh it is."""
 
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ def build_router(services: Services) -> Router:
     @router.resolver(type_name="Query", field_name="region")
     def region() -> dict[str, Any]:
         progress = readers.progress(services.projections) or {}
+        control = services.control.current()
         return {
             "name": services.settings.region,
-            "primary": services.settings.primary_region,
-            # READ_ONLY arrives with the write path's circuit breaker (issue 6).
-            "mode": "ACTIVE",
+            # As this region's writes see them, so an operator can watch a change land.
+            "primary": control.primary_region,
+            "mode": control.mode,
             "projectionLagMs": progress.get("lagMs"),
             "lastProjectedAt": progress.get("projectedAt"),
         }

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from aws_lambda_powertools.event_handler.appsync import Router
 
+from domain.control import ControlRecord
 from domain.dependencies import Dependencies
 from domain.store import WriteStore
 from projections.settings import Settings
@@ -21,15 +22,29 @@ class Services(NamedTuple):
     projections
         THIS region's projection table: every query reads only from it.
     write_store
-        The PRIMARY region's write table: every mutation writes only to it.
+        The PRIMARY region's write table, whichever region the control record names:
+        every mutation writes only to it.
+    control
+        This region's view of the control record: which region is primary, and
+        whether writes are taken.
     """
 
     settings: Settings
     projections: ProjectionTable
     write_store: WriteStore
     tokens: TokenSigner
+    control: ControlRecord
 
     def command_deps(self, router: Router) -> Dependencies:
-        """What a command handler gets for the request ``router`` is serving."""
+        """What a command handler gets for the request ``router`` is serving.
+
+        Raises
+        ------
+        PrimaryUnavailable
+            Writes are paused. Every mutation asks for its dependencies before its
+            handler reads anything, so it is refused at once, whatever else is wrong
+            with it, and the write store's ``commit`` refuses again as the last guard.
+        """
+        self.control.writable()
         correlation_id = str(router.context.get("correlation_id", ""))
         return Dependencies(store=self.write_store, correlation_id=correlation_id)

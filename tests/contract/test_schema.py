@@ -7,6 +7,7 @@ import sys
 
 from graphql import GraphQLObjectType
 
+from domain.control import Control, ControlRecord
 from emulator.executor import load_schema, subscribed_mutations
 from projections.settings import Settings
 from projections.table import ProjectionTable
@@ -19,7 +20,10 @@ from tests.unit.fakes import FakeWriteStore
 
 def _app_registry() -> object:
     settings = Settings(region="eu-west-1", primary_region="us-east-1")
-    services = Services(settings, ProjectionTable(client=None), FakeWriteStore(), TokenSigner("s"))
+    control = ControlRecord(None, settings.write_table, Control("us-east-1", "ACTIVE", 0))
+    services = Services(
+        settings, ProjectionTable(client=None), FakeWriteStore(), TokenSigner("s"), control
+    )
     return build_app(services)._resolver_registry
 
 

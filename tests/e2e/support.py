@@ -153,13 +153,19 @@ class Gateway:
         return body["data"]
 
 
-def start_gateway(output: Path, port: int, *extra: str) -> Gateway:
-    """Start ``gateway dev`` on ``port`` and wait until it says it is ready."""
+def start_gateway(
+    output: Path, port: int, *extra: str, env: dict[str, str] | None = None
+) -> Gateway:
+    """Start ``gateway dev`` on ``port`` and wait until it says it is ready.
+
+    ``env`` adds to this process's environment, for the runtime's own variables (such as
+    ``GATEWAY_CONTROL_CACHE_MS``).
+    """
     # Its own state directory, so that a developer's running `make dev` keeps its own.
     state_dir = output.parent / f"state-{port}"
     command = [sys.executable, "-m", "emulator.cli", "dev", "--port", str(port)]
     command += ["--state-dir", str(state_dir), *extra]
-    environment = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with output.open("wb") as sink:
         process = subprocess.Popen(
             command, cwd=REPO_ROOT, stdout=sink, stderr=subprocess.STDOUT, env=environment

@@ -215,3 +215,53 @@ class SequentialIds:
     def __call__(self) -> str:
         self._count += 1
         return f"{self._prefix}-{self._count}"
+
+
+class FakeControlClient:
+    """One region's replica of the control record, seen through a DynamoDB client's
+    ``get_item`` (the only call :class:`domain.control.ControlRecord` makes).
+
+    ``item`` is the stored item in DynamoDB's wire format, or None when there is none;
+    ``failure``, when set, is raised by every read, as botocore would raise it.
+    ``reads`` counts the reads that reached the table.
+    """
+
+    def __init__(self, item: dict[str, Any] | None = None) -> None:
+        self.item = item
+        self.failure: Exception | None = None
+        self.reads = 0
+
+    def get_item(self, *, TableName: str, Key: dict[str, Any]) -> dict[str, Any]:
+        self.reads += 1
+        if self.failure is not None:
+            raise self.failure
+        expected = {name: {"S": value} for name, value in records.control_key().items()}
+        assert Key == expected, Key
+        return {} if self.item is None else {"Item": dict(self.item)}
+
+
+def control_item(
+    primary_region: str = "eu-west-1", mode: str = "READ_ONLY", epoch: int = 1
+) -> dict[str, Any]:
+    """A well-formed control item, in DynamoDB's wire format."""
+    return {
+        name: _serializer.serialize(value)
+        for name, value in {
+            **records.control_key(),
+            records.RECORD_KIND: records.CONTROL_RECORD,
+            records.CONTROL_PRIMARY_REGION: primary_region,
+            records.CONTROL_MODE: mode,
+            records.CONTROL_EPOCH: epoch,
+            records.CONTROL_UPDATED_AT: "2024-05-01T12:00:00.000Z",
+        }.items()
+    }
+
+
+class ManualClock:
+    """Monotonic seconds that move only when a test moves them."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now

@@ -1,0 +1,70 @@
+"""The stream handler applies event items only: other items on the stream change nothing."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from projections import keys
+from projections.stream import StreamProjector
+from tests.fixtures import load_fixture
+
+from .fakes import FakeProjectionTable, control_item
+
+
+class RecordingPublisher:
+    """Stands in for the region's AppSync API."""
+
+    def __init__(self) -> None:
+        self.published: list[dict[str, Any]] = []
+
+    def product_changed(self, product: dict[str, Any]) -> None:
+        self.published.append(product)
+
+    def order_changed(self, order: dict[str, Any]) -> None:
+        self.published.append(order)
+
+
+def _control_record(event_name: str, sequence: str, mode: str) -> dict[str, Any]:
+    """The control item as Lambda delivers it from the write table's stream."""
+    record: dict[str, Any] = copy.deepcopy(load_fixture("events/stream_batch.json")["Records"][0])
+    image = control_item("us-east-1", mode, 1)
+    record["eventName"] = event_name
+    record["dynamodb"]["Keys"] = {name: image[name] for name in (keys.PARTITION_KEY, keys.SORT_KEY)}
+    record["dynamodb"]["NewImage"] = image
+    record["dynamodb"]["SequenceNumber"] = sequence
+    return record
+
+
+def _project(batch: list[dict[str, Any]]) -> tuple[dict[str, Any], FakeProjectionTable, list[Any]]:
+    table, publisher = FakeProjectionTable(), RecordingPublisher()
+    answer = StreamProjector(table, publisher).handle({"Records": batch})
+    return answer, table, publisher.published
+
+
+def _views(table: FakeProjectionTable) -> dict[Any, dict[str, Any]]:
+    # The progress item records when it was written; everything else must be equal.
+    progress = (keys.progress_key()[keys.PARTITION_KEY], keys.progress_key()[keys.SORT_KEY])
+    return {key: item for key, item in table.items.items() if key != progress}
+
+
+def test_a_control_item_on_the_stream_is_skipped() -> None:
+    """GIVEN a stream batch where the operator's control item (INSERT, then MODIFY to
+    READ_ONLY) arrives around a product's three events WHEN the stream handler applies it
+    THEN no record fails, and the views and publishes are exactly those of the product's
+    events alone: the control item is neither projected nor published."""
+    events_only: list[dict[str, Any]] = load_fixture("events/stream_batch.json")["Records"]
+    with_control = [
+        _control_record("INSERT", "90", "ACTIVE"),
+        *events_only,
+        _control_record("MODIFY", "91", "READ_ONLY"),
+    ]
+
+    answer, table, published = _project(with_control)
+    _, expected_table, expected_published = _project(events_only)
+
+    assert answer == {"batchItemFailures": []}
+    assert _views(table) == _views(expected_table)
+    assert published == expected_published
+    assert len(published) == 3
+    assert not any(pk == "CONTROL" for pk, _ in table.items)
