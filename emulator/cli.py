@@ -121,7 +121,10 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
     limits = Limits(max_depth=args.max_depth, rate_per_second=args.rate_limit)
     issuer = LocalIssuer.in_state_dir(state_dir)
-    deployment = LocalDeployment(topology, credentials, limits, issuer)
+    try:
+        deployment = LocalDeployment(topology, credentials, limits, issuer)
+    except ValueError as error:  # a GATEWAY_* variable that cannot work, named in it
+        parser.error(str(error))
     try:
         deployment.start()
         if args.seed:

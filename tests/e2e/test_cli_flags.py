@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,4 +67,19 @@ def test_bad_flags_are_refused_with_a_reason(flags: list[str], complaint: str) -
     )
     assert result.returncode == 2
     assert complaint in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_a_bad_environment_setting_is_refused_with_a_reason() -> None:
+    """GIVEN GATEWAY_CONTROL_CACHE_MS=soon WHEN `gateway dev` starts THEN it exits 2 naming
+    the variable, without a traceback."""
+    result = subprocess.run(
+        [sys.executable, "-m", "emulator.cli", "dev", "--port", "4990"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "GATEWAY_CONTROL_CACHE_MS": "soon"},
+    )
+    assert result.returncode == 2
+    assert "GATEWAY_CONTROL_CACHE_MS" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
