@@ -7,6 +7,7 @@ Each alarm notifies the region's alarm topic.
 from __future__ import annotations
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_appsync as appsync
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_iam as iam
@@ -27,6 +28,7 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 PROJECTION_LAG_ALARM = Duration.seconds(60)
 REPLICATION_LATENCY_ALARM = Duration.seconds(30)
 RESOLVER_ERROR_PERCENT = 25
+SERVER_ERRORS_PER_MINUTE = 10
 BASIC_EXECUTION_ROLE = (
     "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
     "service-role/AWSLambdaBasicExecutionRole]"
@@ -74,6 +76,12 @@ def gateway_function(
         BASIC_EXECUTION_ROLE,
         "The AWS managed basic execution role only lets the function write its own logs.",
     )
+    if config.xray:
+        acknowledge(
+            function,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords take no resource but '*'.",
+        )
     return function
 
 
@@ -157,6 +165,22 @@ class Alarms(Construct):
             RESOLVER_ERROR_PERCENT,
             f"More than {RESOLVER_ERROR_PERCENT}% of resolver invocations failed; "
             "look for InternalFailure in the resolver logs.",
+        )
+
+    def server_errors(self, api: appsync.IGraphqlApi) -> cloudwatch.Alarm:
+        """AppSync answering with server errors: Route 53 takes the region out of routing."""
+        return self._alarm(
+            "ServerErrors",
+            cloudwatch.Metric(
+                namespace="AWS/AppSync",
+                metric_name="5XXError",
+                dimensions_map={"GraphQLAPIId": api.api_id},
+                statistic="Sum",
+                period=Duration.minutes(1),
+            ),
+            SERVER_ERRORS_PER_MINUTE,
+            "AppSync answers with server errors; Route 53 sends clients to another region "
+            "while this alarm is on.",
         )
 
     def _alarm(

@@ -65,13 +65,12 @@ def plan_fields(sdl: str, batch_fields: Mapping[str, int] = BATCH_FIELDS) -> Fie
         for field in fields.get(type_name, ())
         if not (type_name == "Mutation" and field in publish)
     ]
-    unknown = [
-        name
-        for name in batch_fields
-        if name.split(".")[1] not in fields.get(name.split(".")[0], ())
-    ]
+    unknown = [name for name in batch_fields if not _in_schema(name, fields)]
     if unknown:
         raise ValueError(f"batch fields missing from the schema: {', '.join(unknown)}")
+    published = [name for name in batch_fields if name in {f"Mutation.{p}" for p in publish}]
+    if published:
+        raise ValueError(f"publish mutations cannot be batch fields: {', '.join(published)}")
     nested = [name for name in batch_fields if name not in lambda_fields]
     return FieldPlan(
         lambda_fields=(*lambda_fields, *nested),
@@ -164,6 +163,11 @@ def _cfn(function: lambda_.Function) -> CfnElement:
     child = function.node.default_child
     assert isinstance(child, CfnElement)
     return child
+
+
+def _in_schema(address: str, fields: Mapping[str, list[str]]) -> bool:
+    type_name, dot, field_name = address.partition(".")
+    return bool(dot) and field_name in fields.get(type_name, ())
 
 
 def _object_fields(document: DocumentNode) -> dict[str, list[str]]:

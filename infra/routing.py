@@ -31,7 +31,6 @@ EDGE_CODE = Path(origin_request.__file__).resolve().parent
 # Route 53 answers from the latency record for this long; failover waits at most this
 # plus the health check's detection time.
 ORIGIN_TTL = Duration.seconds(30)
-HEALTHY_5XX_PER_MINUTE = 10
 EDGE_RUNTIME = lambda_.Runtime.PYTHON_3_13
 
 
@@ -52,8 +51,9 @@ def origin_name(config: DeploymentConfig) -> str:
 class RegionalRoute(Construct):
     """This region's latency record for the origin name, guarded by its health check.
 
-    The health check follows an alarm on the API's 5XX answers: a region whose
-    AppSync answers with server errors stops receiving new clients.
+    The health check follows ``health_alarm`` (the API's 5XX answers, from
+    :meth:`infra.observability.Alarms.server_errors`): a region whose AppSync answers
+    with server errors stops receiving new clients.
     """
 
     def __init__(
@@ -62,35 +62,17 @@ class RegionalRoute(Construct):
         construct_id: str,
         config: DeploymentConfig,
         api: appsync.GraphqlApi,
+        health_alarm: cloudwatch.IAlarm,
     ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
-        self.health_alarm = cloudwatch.Alarm(
-            self,
-            "ServerErrors",
-            alarm_name=f"{config.resource_name('gateway')}-{region}-ServerErrors",
-            alarm_description="AppSync answers with server errors; Route 53 sends clients "
-            "to another region while this alarm is on.",
-            metric=cloudwatch.Metric(
-                namespace="AWS/AppSync",
-                metric_name="5XXError",
-                dimensions_map={"GraphQLAPIId": api.api_id},
-                statistic="Sum",
-                period=Duration.minutes(1),
-            ),
-            threshold=HEALTHY_5XX_PER_MINUTE,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            evaluation_periods=3,
-            datapoints_to_alarm=2,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
         self.health_check = route53.CfnHealthCheck(
             self,
             "HealthCheck",
             health_check_config=route53.CfnHealthCheck.HealthCheckConfigProperty(
                 type="CLOUDWATCH_METRIC",
                 alarm_identifier=route53.CfnHealthCheck.AlarmIdentifierProperty(
-                    name=self.health_alarm.alarm_name, region=region
+                    name=health_alarm.alarm_name, region=region
                 ),
                 insufficient_data_health_status="LastKnownStatus",
             ),

@@ -117,8 +117,8 @@ class RegionStack(Stack):
             publish_fields=self.resolvers.plan.publish_fields,
             environment=environment,
         )
-        self.route = RegionalRoute(self, "Route", config, self.api)
         alarms = Alarms(self, "Alarms", config)
+        self.route = RegionalRoute(self, "Route", config, self.api, alarms.server_errors(self.api))
         alarms.projection_lag(self.consumer.function)
         alarms.dead_letters(self.consumer.dead_letters)
         alarms.resolver_errors(self.resolvers.function)

@@ -1,0 +1,116 @@
+"""Both Lambdas: handler, runtime, the settings they parse, and the write table they reach."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from infra import bundle
+from infra.observability import METRICS_NAMESPACE
+from projections import keys
+from projections.settings import Settings
+from tests.infra.conftest import Synthesized
+from tests.infra.test_templates import (
+    FUNCTION,
+    TABLE,
+    allowed,
+    function_id,
+    role_statements,
+    the_one,
+    write_table_arn,
+)
+
+# (handler, Powertools service name): the service name is what logs and metrics group by.
+FUNCTIONS = [
+    (bundle.RESOLVER_HANDLER, "gateway-resolvers"),
+    (bundle.STREAM_HANDLER, "gateway-projections"),
+]
+
+
+def _variables(template: Template, handler: str) -> dict[str, Any]:
+    _, function = the_one(template, FUNCTION, {"Handler": handler})
+    variables: dict[str, Any] = function["Properties"]["Environment"]["Variables"]
+    return variables
+
+
+@pytest.mark.parametrize(("handler", "service"), FUNCTIONS)
+def test_both_functions_run_the_bundle_on_python_3_14_with_powertools_settings(
+    synthesized: Synthesized, handler: str, service: str
+) -> None:
+    """GIVEN a deployment WHEN synthesized THEN each region runs the function on python3.14
+    with its Powertools service, log level and metrics namespace, and the gateway's tables."""
+    config = synthesized.config
+    for region in config.regions:
+        template = synthesized.region(region)
+        projections, _ = the_one(template, TABLE)
+        template.has_resource_properties(
+            FUNCTION,
+            {
+                "Handler": handler,
+                "Runtime": "python3.14",
+                "Environment": {
+                    "Variables": Match.object_like(
+                        {
+                            "POWERTOOLS_SERVICE_NAME": service,
+                            "POWERTOOLS_LOG_LEVEL": config.log_level,
+                            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                            "POWERTOOLS_TRACE_DISABLED": "true",
+                            "GATEWAY_PRIMARY_REGION": config.primary,
+                            "GATEWAY_WRITE_TABLE": config.resource_name(keys.WRITE_TABLE),
+                            "GATEWAY_PROJECTION_TABLE": {"Ref": projections},
+                        }
+                    )
+                },
+            },
+        )
+
+
+@pytest.mark.parametrize("handler", [handler for handler, _ in FUNCTIONS])
+def test_the_runtime_settings_parse_what_the_stack_sets(
+    synthesized: Synthesized, handler: str
+) -> None:
+    """GIVEN a function's environment WHEN the runtime parses it THEN it finds the deployed
+    write table and primary, not its local defaults: the variable names agree."""
+    config = synthesized.config
+    for region in config.regions:
+        variables = _variables(synthesized.region(region), handler)
+        literal = {name: value for name, value in variables.items() if isinstance(value, str)}
+
+        settings = Settings.from_env({**literal, "AWS_REGION": region})
+
+        assert settings.region == region
+        assert settings.primary_region == config.primary
+        assert settings.write_table == config.resource_name(keys.WRITE_TABLE)
+
+
+def test_resolver_function_may_write_the_write_table_in_every_region(
+    synthesized: Synthesized,
+) -> None:
+    """GIVEN the primary may move to any region WHEN synthesized THEN each region's resolver
+    function may put (transact) items into, and read through to, every region's write table."""
+    config = synthesized.config
+    table = config.resource_name(keys.WRITE_TABLE)
+    every_region = {write_table_arn(region, table) for region in config.regions}
+    for region in config.regions:
+        template = synthesized.region(region)
+        statements = role_statements(template, function_id(template, bundle.RESOLVER_HANDLER))
+
+        for action in ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:BatchGetItem"):
+            assert every_region <= allowed(statements, action), f"{region}: {action}"
+
+
+def test_resolver_function_reads_the_control_record_in_its_own_region(
+    synthesized: Synthesized,
+) -> None:
+    """GIVEN the control record (primary region, write mode) lives in the write table WHEN
+    synthesized THEN each region's resolver may read its own region's replica, so an
+    operator moves the primary or pauses writes without a redeploy."""
+    config = synthesized.config
+    table = config.resource_name(keys.WRITE_TABLE)
+    for region in config.regions:
+        template = synthesized.region(region)
+        statements = role_statements(template, function_id(template, bundle.RESOLVER_HANDLER))
+
+        assert write_table_arn(region, table) in allowed(statements, "dynamodb:GetItem"), region
