@@ -113,6 +113,10 @@ class ControlRecord:
             )
         return self._last
 
+    def invalidate(self) -> None:
+        """Forget the cached answer: the next call reads the item again."""
+        self._expires_at = None
+
     def writable(self) -> Control:
         """The current control, when it takes writes.
 

@@ -23,9 +23,10 @@ from domain.products import Product
 PLACED, SHIPPED, CANCELLED = "PLACED", "SHIPPED", "CANCELLED"
 TRANSITIONS = {PLACED: {SHIPPED, CANCELLED}, SHIPPED: set(), CANCELLED: set()}
 # One TransactWriteItems holds at most 100 items. A placement writes, for each line,
-# the product and its event, plus the order, its event and the idempotency claim.
+# the product and its event, plus the order, its event, the idempotency claim and the
+# check of the control record's epoch.
 MAX_TRANSACTION_ITEMS = 100
-FIXED_ITEMS = 3
+FIXED_ITEMS = 4
 MAX_LINES = (MAX_TRANSACTION_ITEMS - FIXED_ITEMS) // 2
 MAX_IDEMPOTENCY_KEY = 128
 

@@ -15,7 +15,8 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from domain import events, records
-from domain.control import ControlRecord
+from domain.breaker import Guard
+from domain.control import Control, ControlRecord
 from domain.errors import PrimaryUnavailable, VersionConflict
 from domain.events import Event
 
@@ -32,6 +33,14 @@ class Change(NamedTuple):
     expected_version: int
     events: list[Event]
     claims: Sequence[dict[str, str]] = ()
+
+
+class StaleControl(Exception):
+    """The control record no longer says what the write was issued under."""
+
+    def __init__(self, fence: Control) -> None:
+        super().__init__(f"issued under epoch {fence.epoch} in {fence.primary_region}")
+        self.fence = fence
 
 
 class ClaimTaken(Exception):
@@ -51,6 +60,9 @@ class WriteStore(Protocol):
 
     def commit(self, *changes: Change) -> None:
         """Write every change atomically, or raise VersionConflict / ClaimTaken."""
+
+    def primary_unreachable(self) -> bool:
+        """True while writes are refused at once because the primary cannot be reached."""
 
 
 class DynamoWriteStore:
@@ -96,7 +108,18 @@ class DynamoWriteStore:
             raise _unavailable(error) from error
         return found
 
-    def commit(self, *changes: Change) -> None:
+    def commit(self, *changes: Change, fence: Control | None = None) -> None:
+        """Write every change in one transaction.
+
+        With ``fence``, the transaction also checks that the control record still says
+        what ``fence`` says (this region primary, ACTIVE, at that epoch), so a write
+        issued before a failover or a pause can never land after it.
+
+        Raises
+        ------
+        StaleControl
+            The control record moved on; nothing was written.
+        """
         operations: list[dict[str, Any]] = []
         # What each operation's failed condition would mean, by position.
         meaning: list[tuple[Change, dict[str, str] | None]] = []
@@ -114,12 +137,20 @@ class DynamoWriteStore:
             for claim in change.claims:
                 operations.append({"Put": self._new_put(claim)})
                 meaning.append((change, claim))
+        if fence is not None:
+            operations.append({"ConditionCheck": self._fence_check(fence)})
         try:
             self.client.transact_write_items(TransactItems=operations)
         except ClientError as error:
             if error.response["Error"]["Code"] != "TransactionCanceledException":
                 raise _unavailable(error) from error
             reasons = error.response.get("CancellationReasons") or []
+            if (
+                fence is not None
+                and len(reasons) == len(operations)
+                and reasons[-1].get("Code") == "ConditionalCheckFailed"
+            ):
+                raise StaleControl(fence) from error
             failed = [
                 meaning[index]
                 for index, reason in enumerate(reasons[: len(meaning)])
@@ -154,6 +185,32 @@ class DynamoWriteStore:
             put["ExpressionAttributeValues"] = _encode({":expected": expected_version})
         return put
 
+    def primary_unreachable(self) -> bool:
+        """Always False: a store bound to one region has no breaker of its own."""
+        return False
+
+    def _fence_check(self, fence: Control) -> dict[str, Any]:
+        # No control item means the deployment's default, which is epoch 0.
+        return {
+            "TableName": self._table,
+            "Key": _encode(records.control_key()),
+            "ConditionExpression": "attribute_not_exists(#pk) OR "
+            "(#epoch = :epoch AND #primary = :primary AND #mode = :active)",
+            "ExpressionAttributeNames": {
+                "#pk": records.PARTITION_KEY,
+                "#epoch": records.CONTROL_EPOCH,
+                "#primary": records.CONTROL_PRIMARY_REGION,
+                "#mode": records.CONTROL_MODE,
+            },
+            "ExpressionAttributeValues": _encode(
+                {
+                    ":epoch": fence.epoch,
+                    ":primary": fence.primary_region,
+                    ":active": records.MODE_ACTIVE,
+                }
+            ),
+        }
+
     def _new_put(self, item: dict[str, Any]) -> dict[str, Any]:
         return {
             "TableName": self._table,
@@ -170,10 +227,16 @@ class PrimaryWriteStore:
     writes: every call asks the (cached) control record where to go, and each
     region's :class:`DynamoWriteStore` is made on first use.
 
-    ``commit`` is refused while writes are paused: it is the one call that writes.
-    ``load`` and ``load_many`` are not: queries read through to the primary for
-    ``minVersion`` and for owner checks, and reads must keep working while writes are
-    paused. A command is refused before it reads anything, by
+    Every call goes through that region's :class:`~domain.breaker.Guard`: retried
+    within a deadline, and refused at once while its breaker is open, so a write to a
+    lost primary fails within 2 s and never hangs.
+
+    ``commit`` is refused while writes are paused: it is the one call that writes. It
+    carries the epoch it was issued under (a condition on the control item in the same
+    transaction), so a write from a fenced or stale primary is refused. ``load`` and
+    ``load_many`` are not refused for the mode: queries read through to the primary
+    for ``minVersion`` and for owner checks, and reads must keep working while writes
+    are paused. A command is refused before it reads anything, by
     :meth:`ControlRecord.writable` in the resolvers' ``command_deps``.
 
     Parameters
@@ -184,6 +247,8 @@ class PrimaryWriteStore:
         Makes a DynamoDB client for a region; called once per region, on first use.
     table
         The write table's name, the same in every region (it is one global table).
+    guards
+        Makes the guard of one region; tests pass guards that do not wait.
     """
 
     def __init__(
@@ -191,38 +256,68 @@ class PrimaryWriteStore:
         control: ControlRecord,
         clients: Callable[[str], Any],
         table: str = records.WRITE_TABLE,
+        guards: Callable[[], Guard] = Guard,
     ) -> None:
         self._control = control
         self._clients = clients
         self._table = table
-        self._stores: dict[str, DynamoWriteStore] = {}
+        self._guards = guards
+        self._stores: dict[str, tuple[DynamoWriteStore, Guard]] = {}
 
     def in_region(self, region: str) -> DynamoWriteStore:
         """The write table in ``region``; its client is made on first use, then kept."""
-        store = self._stores.get(region)
-        if store is None:
-            store = self._stores[region] = DynamoWriteStore(self._clients(region), self._table)
-        return store
+        return self._in_region(region)[0]
+
+    def primary_unreachable(self) -> bool:
+        """True while the current primary's breaker refuses calls (region mode READ_ONLY)."""
+        return self._in_region(self._control.current().primary_region)[1].breaker.is_open
 
     @property
     def client(self) -> Any:
         """The current primary's client, for callers that watch the requests it sends."""
-        return self._primary().client
+        return self.in_region(self._control.current().primary_region).client
 
     def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
-        return self._primary().load(kind, aggregate_id)
+        store, guard = self._in_region(self._control.current().primary_region)
+        return guard.call(lambda: store.load(kind, aggregate_id))
 
     def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
-        return self._primary().load_many(kind, aggregate_ids)
+        store, guard = self._in_region(self._control.current().primary_region)
+        return guard.call(lambda: store.load_many(kind, aggregate_ids))
 
     def commit(self, *changes: Change) -> None:
-        """Write to the current primary; PrimaryUnavailable, with nothing written, while
-        writes are paused."""
-        control = self._control.writable()
-        self.in_region(control.primary_region).commit(*changes)
+        """Write to the current primary, fenced by the epoch this region knows.
 
-    def _primary(self) -> DynamoWriteStore:
-        return self.in_region(self._control.current().primary_region)
+        When the fence finds the control moved on (a failover while this region's cache
+        was still fresh), the control is read again and the write tried once more
+        under it; nothing was written the first time.
+
+        Raises
+        ------
+        PrimaryUnavailable
+            Writes are paused, the primary cannot be reached, or the control moved on
+            twice in a row.
+        """
+        for _ in range(2):
+            control = self._control.writable()
+            store, guard = self._in_region(control.primary_region)
+            try:
+                guard.call(lambda: store.commit(*changes, fence=control))  # noqa: B023
+                return
+            except StaleControl:
+                self._control.invalidate()
+        raise PrimaryUnavailable(
+            "The primary region changed while this write was in flight; it was not "
+            "applied. Retry.",
+            {"epoch": control.epoch},
+        )
+
+    def _in_region(self, region: str) -> tuple[DynamoWriteStore, Guard]:
+        entry = self._stores.get(region)
+        if entry is None:
+            store = DynamoWriteStore(self._clients(region), self._table)
+            entry = self._stores[region] = (store, self._guards())
+        return entry
 
 
 def _encode(values: dict[str, Any]) -> dict[str, Any]:

@@ -48,13 +48,26 @@ class Settings(NamedTuple):
 
     def dynamodb(self, region: str) -> Any:
         """A DynamoDB client for ``region`` with short timeouts, so no request hangs."""
+        return self._client(region, connect_timeout=1, read_timeout=2, max_attempts=2)
+
+    def write_dynamodb(self, region: str) -> Any:
+        """A client for the primary's write table: one attempt, bounded to 1.3 s.
+
+        :class:`domain.breaker.Guard` retries it within its own deadline, so a write to
+        an unreachable primary is refused within 2 s.
+        """
+        return self._client(region, connect_timeout=0.5, read_timeout=0.8, max_attempts=1)
+
+    def _client(
+        self, region: str, *, connect_timeout: float, read_timeout: float, max_attempts: int
+    ) -> Any:
         import boto3
         from botocore.config import Config
 
         config = Config(
-            connect_timeout=1,
-            read_timeout=2,
-            retries={"max_attempts": 2, "mode": "standard"},
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"max_attempts": max_attempts, "mode": "standard"},
             account_id_endpoint_mode="disabled",
         )
         return boto3.client(

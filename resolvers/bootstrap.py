@@ -33,7 +33,7 @@ def build_services(settings: Settings) -> Services:
     return Services(
         settings=settings,
         projections=ProjectionTable(local, settings.projection_table),
-        write_store=PrimaryWriteStore(control, settings.dynamodb, settings.write_table),
+        write_store=PrimaryWriteStore(control, settings.write_dynamodb, settings.write_table),
         tokens=TokenSigner(settings.token_secret),
         control=control,
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler.appsync import Router
 
+from domain import records
 from projections import readers
 from resolvers.services import Services
 
@@ -21,7 +22,10 @@ def build_router(services: Services) -> Router:
             "name": services.settings.region,
             # As this region's writes see them, so an operator can watch a change land.
             "primary": control.primary_region,
-            "mode": control.mode,
+            # READ_ONLY too while the breaker refuses writes to an unreachable primary.
+            "mode": records.MODE_READ_ONLY
+            if services.write_store.primary_unreachable()
+            else control.mode,
             "projectionLagMs": progress.get("lagMs"),
             "lastProjectedAt": progress.get("projectedAt"),
         }

@@ -50,6 +50,8 @@ class FakeWriteStore:
         self.items: dict[Key, dict[str, Any]] = {}
         self.events: list[dict[str, Any]] = []
         self.commits = 0
+        # Set by a test to stand for a primary whose breaker is open.
+        self.unreachable = False
 
     def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
         item = self.items.get(_key(records.state_key(kind, aggregate_id)))
@@ -58,6 +60,9 @@ class FakeWriteStore:
     def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
         found = {aggregate_id: self.load(kind, aggregate_id) for aggregate_id in aggregate_ids}
         return {aggregate_id: state for aggregate_id, state in found.items() if state}
+
+    def primary_unreachable(self) -> bool:
+        return self.unreachable
 
     def commit(self, *changes: Change) -> None:
         """All or nothing, checked in the order DynamoWriteStore reports failures."""
@@ -265,3 +270,6 @@ class ManualClock:
 
     def __call__(self) -> float:
         return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
