@@ -307,8 +307,7 @@ class PrimaryWriteStore:
             except StaleControl:
                 self._control.invalidate()
         raise PrimaryUnavailable(
-            "The primary region changed while this write was in flight; it was not "
-            "applied. Retry.",
+            "The primary region changed while this write was in flight; it was not applied. Retry.",
             {"epoch": control.epoch},
         )
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import uvicorn
 
-from emulator import operations
+from emulator import chaos, failover, operations
+from emulator.admin import build_admin
 from emulator.auth import (
     DEFAULT_ACCESS_KEY_ID,
     DEFAULT_API_KEY,
@@ -37,8 +38,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dev(parser, args)
     if args.command == "token":
         return _token(parser, args)
-    if args.command in ("projections", "dlq"):
+    if args.command in ("projections", "dlq", "chaos", "status", "failover"):
         try:
+            if args.command in ("chaos", "status"):
+                return chaos.run(args)
+            if args.command == "failover":
+                return failover.run(args)
             return operations.run(args)
         except NotRunning as error:
             print(f"gateway: {error}", file=sys.stderr)
@@ -87,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", type=int, default=DEFAULT_TTL_S, help="seconds until it expires")
     token.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help="where the signing key is")
     operations.add_commands(commands)
+    chaos.add_commands(commands)
+    failover.add_command(commands)
     return parser
 
 
@@ -130,10 +137,11 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.seed:
             seeded = seed(deployment.settings[0])
             print(f"gateway dev: seeded {seeded} sample products", flush=True)
+        admin = build_admin(deployment)
         servers = [
             _QuietServer(
                 uvicorn.Config(
-                    build_app(region),
+                    build_app(region, admin),
                     host=args.host,
                     port=args.port + index,
                     log_level="warning",
@@ -215,6 +223,7 @@ def _announce(topology: Topology, credentials: LocalCredentials) -> None:
         f"  IAM access key id:      {credentials.access_key_id}",
         f"  IAM secret access key:  {credentials.secret_access_key}",
         f"  replication lag:        {topology.replication_lag_ms} ms",
+        f"  status and faults:      {topology.url(0).removesuffix('/graphql')}/_emulator/status",
         "  Ctrl-C stops everything.",
     ]
     print("\n".join(lines), flush=True)

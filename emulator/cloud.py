@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -18,7 +20,9 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
-from emulator.moto_fixes import install_transactions, serialized
+from emulator.fault_gate import fault_gate
+from emulator.faults import FaultRegistry
+from emulator.moto_fixes import install_iterator_expiry, install_transactions, serialized
 from projections import keys
 from projections.settings import Settings
 
@@ -26,10 +30,16 @@ LOCAL_ACCOUNT_ID = "123456789012"
 
 
 class _SerializedMotoServer(ThreadedMotoServer):
-    """moto's threaded server, answering one request at a time (see moto_fixes)."""
+    """moto's threaded server, answering one request at a time (see moto_fixes), behind
+    the injected region faults (see fault_gate)."""
+
+    def __init__(self, faults: FaultRegistry, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._faults = faults
 
     def _server_entry(self) -> None:
-        app = serialized(DomainDispatcherApplication(create_backend_app))
+        moto = serialized(DomainDispatcherApplication(create_backend_app))
+        app = fault_gate(moto, self._faults)
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
         )
@@ -38,18 +48,43 @@ class _SerializedMotoServer(ThreadedMotoServer):
 
 
 class LocalCloud:
-    """A moto server on a free loopback port; stopped with :meth:`stop`."""
+    """A moto server on a free loopback port; stopped with :meth:`stop`.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    ``faults`` are the deployment's injected faults; the server answers for the
+    region-wide ones (outage, throttle) itself.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", faults: FaultRegistry | None = None) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         install_transactions()
-        self._server = _SerializedMotoServer(ip_address=host, port=0, verbose=False)
+        install_iterator_expiry()
+        self.faults = faults or FaultRegistry()
+        self._server = _SerializedMotoServer(self.faults, ip_address=host, port=0, verbose=False)
         self._server.start()
         bound_host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{bound_host}:{port}"
 
     def stop(self) -> None:
+        self.faults.clear_all()  # lets go of any request an outage holds
         self._server.stop()
+
+
+def streams_client(settings: Settings) -> Any:
+    """A DynamoDB Streams client for ``settings``' region, with the same short timeouts
+    as :meth:`Settings.dynamodb`, so a hung region holds its reader for seconds, not
+    minutes."""
+    config = Config(
+        connect_timeout=1,
+        read_timeout=2,
+        retries={"max_attempts": 2, "mode": "standard"},
+        account_id_endpoint_mode="disabled",
+    )
+    return boto3.client(
+        "dynamodbstreams",
+        region_name=settings.region,
+        endpoint_url=settings.endpoint_url,
+        config=config,
+    )
 
 
 def create_tables(settings: Settings) -> None:

@@ -5,21 +5,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import boto3
-
 from emulator.auth import LocalCredentials
 from emulator.cloud import (
     LocalCloud,
     create_dead_letter_table,
     create_tables,
     stream_arn,
+    streams_client,
 )
 from emulator.deadletters import DEAD_LETTER_TABLE
 from emulator.executor import load_schema
+from emulator.faults import FaultRegistry
 from emulator.jwt_issuer import LocalIssuer
 from emulator.limits import Limits
 from emulator.region import RegionRuntime
-from emulator.streams import Replicator, StreamReader
+from emulator.replication import ReplicaTable, Replicator
+from emulator.streams import StreamReader
 from projections.settings import Settings
 
 
@@ -40,7 +41,8 @@ class LocalDeployment:
     """Starts and stops everything ``gateway dev`` runs, except the HTTP servers.
 
     The first region is every region's default primary; the control record in the
-    write table can name another, or pause writes, while it runs. ``env`` (the process
+    write table can name another, or pause writes, while it runs. ``faults`` holds the
+    faults injected into it (:mod:`emulator.faults`). ``env`` (the process
     environment by default) may set ``GATEWAY_CONTROL_CACHE_MS`` as it does for the
     Lambda, so an operator's change can be seen at once; the emulator says where
     everything else is.
@@ -57,7 +59,8 @@ class LocalDeployment:
         control_cache_ms = Settings.from_env(env).control_cache_ms
         credentials.install()
         self.topology = topology
-        self.cloud = LocalCloud(topology.host)
+        self.faults = FaultRegistry()
+        self.cloud = LocalCloud(topology.host, self.faults)
         primary = topology.regions[0]
         self.settings = [
             Settings(
@@ -76,18 +79,28 @@ class LocalDeployment:
         # Each region is its own AppSync API, with its own rate buckets.
         self.regions = [
             RegionRuntime(
-                settings, credentials, schema, limits.for_region() if limits else None, issuer
+                settings,
+                credentials,
+                schema,
+                limits.for_region() if limits else None,
+                issuer,
+                self.faults,
             )
             for settings in self.settings
         ]
-        primary_settings = self.settings[0]
-        primary_streams = boto3.client(
-            "dynamodbstreams", region_name=primary, endpoint_url=self.cloud.endpoint_url
-        )
+        # A global table: every region's changes reach every other region.
         self.replicator = Replicator(
-            StreamReader(primary_streams, stream_arn(primary_settings)),
-            [(s.dynamodb(s.region), s.write_table) for s in self.settings[1:]],
+            [
+                ReplicaTable(
+                    s.region,
+                    StreamReader(streams_client(s), stream_arn(s)),
+                    s.dynamodb(s.region),
+                    s.write_table,
+                )
+                for s in self.settings
+            ],
             lag_ms=topology.replication_lag_ms,
+            faults=self.faults,
         )
 
     def start(self) -> None:
@@ -101,6 +114,11 @@ class LocalDeployment:
         Called before the HTTP servers stop, so a handler never publishes to a region
         that is no longer listening (its record would be dead-lettered).
         """
+        self.replicator.request_stop()
+        for region in self.regions:
+            region.poller.request_stop()
+        # Let go of calls an injected outage holds, so every loop sees its stop soon.
+        self.faults.clear_all()
         self.replicator.stop()
         for region in self.regions:
             region.poller.stop()

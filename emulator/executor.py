@@ -197,19 +197,29 @@ def selection_list(
     selection_set: SelectionSetNode | None,
     fragments: dict[str, FragmentDefinitionNode],
     prefix: str = "",
+    expanded: set[tuple[str, str]] | None = None,
 ) -> list[str]:
-    """AppSync's ``selectionSetList``: every selected field as a slash-separated path."""
+    """AppSync's ``selectionSetList``: every selected field as a slash-separated path.
+
+    ``expanded`` holds the ``(prefix, fragment)`` pairs already listed. A fragment adds
+    the same paths each time it is spread under one prefix, so listing it once keeps a
+    small document that spreads each fragment twice in a chain from costing 2^n steps.
+    """
+    expanded = set() if expanded is None else expanded
     paths: list[str] = []
     for selection in selection_set.selections if selection_set else ():
         if isinstance(selection, FieldNode):
             path = prefix + selection.name.value
             paths.append(path)
-            paths += selection_list(selection.selection_set, fragments, path + "/")
+            paths += selection_list(selection.selection_set, fragments, path + "/", expanded)
         elif isinstance(selection, InlineFragmentNode):
-            paths += selection_list(selection.selection_set, fragments, prefix)
+            paths += selection_list(selection.selection_set, fragments, prefix, expanded)
         elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
+            if (prefix, selection.name.value) in expanded:
+                continue
+            expanded.add((prefix, selection.name.value))
             fragment = fragments[selection.name.value]
-            paths += selection_list(fragment.selection_set, fragments, prefix)
+            paths += selection_list(fragment.selection_set, fragments, prefix, expanded)
     return list(dict.fromkeys(paths))
 
 

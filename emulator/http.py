@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from domain.errors import LimitExceeded
@@ -40,8 +40,8 @@ def graphiql_installed() -> bool:
 _UNAUTHORIZED = "You are not authorized to make this call."
 
 
-def build_app(region: RegionRuntime) -> Starlette:
-    """The ASGI app serving one region."""
+def build_app(region: RegionRuntime, admin: Starlette | None = None) -> Starlette:
+    """The ASGI app serving one region; ``admin`` (emulator.admin) under /_emulator."""
 
     async def graphql_post(request: Request) -> Response:
         body = await request.body()
@@ -95,6 +95,7 @@ def build_app(region: RegionRuntime) -> Starlette:
             Route("/graphiql-assets/{name}", graphiql_asset, methods=["GET"]),
             WebSocketRoute("/graphql", graphql_socket),
             WebSocketRoute("/graphql/realtime", graphql_socket),
+            *([Mount("/_emulator", app=admin)] if admin is not None else []),
         ]
     )
 
@@ -103,7 +104,13 @@ def _parse_request(body: bytes) -> tuple[str, dict[str, Any] | None, str | None]
     """``(query, variables, operationName)``, or why the body is not a GraphQL request."""
     try:
         request = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
+        # JSON can spell half a surrogate pair as an escape ("\ud800"). No UTF-8 text
+        # holds one, so neither the answer nor a DynamoDB item could: refused here, it
+        # never turns into a 500 when an error echoes it, or a failed write.
+        json.dumps(request, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return "The request body holds a lone UTF-16 surrogate, which is not Unicode text."
+    except (ValueError, RecursionError):
         return "Unable to parse the request body as JSON."
     if not isinstance(request, dict):
         return "The request body must be a JSON object."

@@ -61,9 +61,10 @@ class Limits:
             for node in document.definitions
             if isinstance(node, FragmentDefinitionNode)
         }
+        known: dict[str, int] = {}
         for node in document.definitions:
             if isinstance(node, OperationDefinitionNode):
-                depth = _depth(node.selection_set, fragments)
+                depth = _depth(node.selection_set, fragments, known)
                 if depth > self.max_depth:
                     raise LimitExceeded(
                         f"The query is {depth} levels deep; the limit is {self.max_depth}."
@@ -92,16 +93,26 @@ class Limits:
 
 
 def _depth(
-    selection_set: SelectionSetNode | None, fragments: dict[str, FragmentDefinitionNode]
+    selection_set: SelectionSetNode | None,
+    fragments: dict[str, FragmentDefinitionNode],
+    known: dict[str, int],
 ) -> int:
+    """How deep ``selection_set`` nests; ``known`` holds each fragment's depth once measured.
+
+    A fragment's depth does not depend on where it is spread, and measuring it once keeps
+    a small document that spreads each fragment twice in a chain from costing 2^n steps.
+    """
     if selection_set is None:
         return 0
     deepest = 0
     for selection in selection_set.selections:
         if isinstance(selection, FieldNode):
-            deepest = max(deepest, 1 + _depth(selection.selection_set, fragments))
+            deepest = max(deepest, 1 + _depth(selection.selection_set, fragments, known))
         elif isinstance(selection, InlineFragmentNode):
-            deepest = max(deepest, _depth(selection.selection_set, fragments))
+            deepest = max(deepest, _depth(selection.selection_set, fragments, known))
         elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
-            deepest = max(deepest, _depth(fragments[selection.name.value].selection_set, fragments))
+            name = selection.name.value
+            if name not in known:
+                known[name] = _depth(fragments[name].selection_set, fragments, known)
+            deepest = max(deepest, known[name])
     return deepest

@@ -1,4 +1,4 @@
-"""Two fixes to moto that a multi-region emulator under concurrent load needs.
+"""Three fixes to moto that a multi-region emulator under concurrent load needs.
 
 * moto's server is not thread-safe: concurrent requests mutate the same dicts, and a
   request fails with "dictionary changed size during iteration". :func:`serialized`
@@ -7,13 +7,20 @@
   back, so each transaction costs time in proportion to the table (about 1 ms per 1,000
   items here). :func:`install_transactions` checks every condition first and writes only
   when all hold, which needs no rollback and keeps DynamoDB's all-or-nothing semantics.
+* moto keeps every shard iterator it ever issued, and ``GetRecords`` issues one per
+  call: about 1.9 KB per poll, so an idle ``gateway dev`` (four stream readers per two
+  regions, fifty polls a second each) grew by 1.6 GB an hour.
+  :func:`install_iterator_expiry` forgets an iterator a minute after it was used. A
+  reader asks again with a used iterator only when an answer was lost, within seconds;
+  an iterator never used (a reader's next, held through an outage) is kept.
 
-Both are measured in docs/decisions.md. Neither changes what a client sees.
+The first two are measured in docs/decisions.md. None changes what a client sees.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -26,9 +33,12 @@ from moto.dynamodb.exceptions import (
     TransactWriteSingleOpException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodbstreams.models import ShardIterator
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 MAX_TRANSACTION_ITEMS = 100
+USED_ITERATOR_LIFETIME_S = 60.0
+_PRUNE_EVERY_S = 5.0
 
 
 def serialized(app: Wsgi) -> Wsgi:
@@ -45,6 +55,36 @@ def serialized(app: Wsgi) -> Wsgi:
 def install_transactions() -> None:
     """Replace moto's TransactWriteItems with check-then-write (idempotent to call)."""
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+
+
+def install_iterator_expiry() -> None:
+    """Forget shard iterators a minute after their use (idempotent to call)."""
+    if getattr(ShardIterator.get, "expires_iterators", False):
+        return
+    issue = ShardIterator.get
+
+    def get(self: ShardIterator, limit: int = 1000) -> dict[str, Any]:
+        answer: dict[str, Any] = issue(self, limit)
+        now = time.monotonic()
+        self.used_at = now  # type: ignore[attr-defined]
+        backend = self.streams_backend
+        if now - getattr(backend, "pruned_at", 0.0) >= _PRUNE_EVERY_S:
+            backend.pruned_at = now  # type: ignore[attr-defined]
+
+            def stale(iterator: ShardIterator) -> bool:
+                return now - getattr(iterator, "used_at", now) > USED_ITERATOR_LIFETIME_S
+
+            iterators = backend.shard_iterators
+            for arn, iterator in list(iterators.items()):
+                if stale(iterator):
+                    del iterators[arn]
+            # moto's models also keep a list of every instance made, for its own API.
+            tracked = ShardIterator.instances_tracked  # type: ignore[attr-defined]
+            tracked[:] = [iterator for iterator in tracked if not stale(iterator)]
+        return answer
+
+    get.expires_iterators = True  # type: ignore[attr-defined]
+    ShardIterator.get = get  # type: ignore[method-assign]
 
 
 def _transact_write_items(self: DynamoDBBackend, transact_items: list[dict[str, Any]]) -> None:

@@ -6,12 +6,11 @@ import queue
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-
 from emulator.auth import Caller, LocalCredentials, authenticate
-from emulator.cloud import stream_arn
+from emulator.cloud import stream_arn, streams_client
 from emulator.deadletters import DeadLetters
 from emulator.executor import Executor, Outcome
+from emulator.faults import FaultRegistry
 from emulator.jwt_issuer import LocalIssuer
 from emulator.limits import Limits
 from emulator.streams import StreamPoller, StreamReader
@@ -53,6 +52,7 @@ class RegionRuntime:
         schema: Any,
         limits: Limits | None = None,
         issuer: LocalIssuer | None = None,
+        faults: FaultRegistry | None = None,
     ) -> None:
         self.settings = settings
         self.credentials = credentials
@@ -64,15 +64,13 @@ class RegionRuntime:
             schema, self.executor.subscribed_mutations, self.limits, pool
         )
         projector = build_projector(settings, credentials.botocore())
-        streams = boto3.client(
-            "dynamodbstreams", region_name=settings.region, endpoint_url=settings.endpoint_url
-        )
         self.dead_letters = DeadLetters(settings.dynamodb(settings.region), settings.region)
         self.poller = StreamPoller(
             settings.region,
-            StreamReader(streams, stream_arn(settings)),
+            StreamReader(streams_client(settings), stream_arn(settings)),
             projector.handle,
             park=self.dead_letters.park,
+            faults=faults,
         )
 
     @property

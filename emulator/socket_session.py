@@ -34,15 +34,24 @@ class SocketSession:
 
     async def run(self) -> None:
         """Serve the connection until the client leaves; then drop its subscriptions."""
+        self._region.subscriptions.connected(self)
         try:
             await self._serve()
         except (WebSocketDisconnect, WebSocketDisconnected):
             # The second: a send found the client gone, so the next receive cannot run.
             pass
         finally:
+            self._region.subscriptions.disconnected(self)
             for subscription in self._subscriptions.values():
                 self._region.subscriptions.unsubscribe(subscription)
             self._subscriptions.clear()
+
+    async def drop(self, code: int, reason: str) -> None:
+        """Close the socket from the server's side; the pending receive then ends the
+        session as if the client had left."""
+        async with self._send_lock:
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect, WebSocketDisconnected):
+                await self._socket.close(code, reason)
 
     async def _serve(self) -> None:
         raise NotImplementedError

@@ -1,10 +1,11 @@
-"""Stream plumbing moto lacks: a Lambda event source mapping, and global-table replication.
+"""Stream plumbing moto lacks: a Lambda event source mapping, and the loops under it.
 
+* :class:`StreamReader` reads one stream from its start, shard by shard.
 * :class:`StreamPoller` reads one region's write-table stream and invokes that region's
-  stream handler with Lambda-shaped batches, retrying from the first failed record.
-* :class:`Replicator` copies the primary's stream into every replica's write table
-  after ``lag_ms``, as a global table would; each replica's own stream then feeds
-  its own poller.
+  stream handler with Lambda-shaped batches, as the infra's event source mapping does:
+  a failed record is retried from the first failure, a crashed invocation is split in
+  two (``bisect_batch_on_error``), and a record that fails every attempt is parked.
+* The global-table stand-in that feeds those streams is :mod:`emulator.replication`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from domain import records
+from emulator.faults import FaultRegistry
 
 logger = logging.getLogger("gateway.streams")
 
@@ -72,18 +73,28 @@ class StreamReader:
 
 
 class _Loop:
-    """A daemon thread that calls ``step`` until stopped; waits, never sleeps blindly."""
+    """A daemon thread that calls ``step`` until stopped; waits, never sleeps blindly.
+
+    A failing AWS call (an injected outage, or the cloud stopping) is logged once when
+    the failures start and once when they end, not on every retry.
+    """
 
     def __init__(self, name: str, interval: float) -> None:
+        self.name = name
         self._interval = interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._failures = 0
 
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def request_stop(self) -> None:
+        """Ask the loop to stop after its current step, without waiting for it."""
         self._stop.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.request_stop()
         if self._thread.is_alive():
             self._thread.join(timeout)
 
@@ -95,11 +106,23 @@ class _Loop:
         while not self._stop.is_set():
             try:
                 wait = self.step()
-            except (BotoCoreError, ClientError):
-                # The local cloud is stopping, or a fault was injected: try again later.
-                logger.warning("%s: stream call failed", self._thread.name, exc_info=True)
+            except (BotoCoreError, ClientError) as error:
+                if not self._failures:
+                    logger.warning("%s: an AWS call failed (%s); retrying", self.name, _why(error))
+                self._failures += 1
                 wait = self._interval * 10
+            else:
+                if self._failures:
+                    logger.warning("%s: working again after %d failures", self.name, self._failures)
+                    self._failures = 0
             self._stop.wait(self._interval if wait is None else wait)
+
+
+class InjectedCrash(RuntimeError):
+    """The stream handler invocation failed because a crash fault said so."""
+
+
+_CRASHED = -1  # the invocation itself failed: no record of the batch is known applied
 
 
 class StreamPoller(_Loop):
@@ -114,6 +137,11 @@ class StreamPoller(_Loop):
     park
         Where a record goes after ``max_attempts`` (the dead-letter store); by default
         ``dead_letters``, a list.
+    faults
+        The deployment's injected faults: a ``crash`` for this region fails the
+        invocations it matches.
+    clock
+        Wall-clock seconds, to measure the projection lag against record times.
     """
 
     def __init__(
@@ -124,6 +152,8 @@ class StreamPoller(_Loop):
         interval: float = 0.02,
         max_attempts: int = 3,
         park: Callable[[dict[str, Any], int], None] | None = None,
+        faults: FaultRegistry | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(f"poller-{region}", interval)
         self.region = region
@@ -132,49 +162,107 @@ class StreamPoller(_Loop):
         self._max_attempts = max_attempts
         self.dead_letters: list[dict[str, Any]] = []
         self._park = park or (lambda record, _attempts: self.dead_letters.append(record))
+        self._faults = faults
+        self._clock = clock
         self.delivered = 0
+        # Read and not yet applied or parked: the records, and their creation times.
+        self._carried: list[dict[str, Any]] = []
+        self._unsettled: dict[str, float | None] = {}
+        self._unsettled_lock = threading.Lock()
 
     def step(self) -> float | None:
-        batch = [self._lambda_record(raw) for raw in self._reader.read()]
-        # The same filter the AWS event source mapping carries: event items only.
-        batch = [record for record in batch if _is_event_record(record)]
-        if batch:
-            self.deliver(batch)
+        if not self._carried:
+            raw_batch = self._reader.read()
+            made = {_sequence(raw): created_at(raw) for raw in raw_batch}
+            batch = [self._lambda_record(raw) for raw in raw_batch]
+            # The same filter the AWS event source mapping carries: event items only.
+            self._carried = [record for record in batch if _is_event_record(record)]
+            with self._unsettled_lock:
+                self._unsettled = {
+                    _sequence(record): made[_sequence(record)] for record in self._carried
+                }
+        try:
+            self.deliver(self._carried)
+        finally:
+            # A call that failed (parking, with the region down) loses nothing: what is
+            # neither applied nor parked is delivered again first, on the next step.
+            with self._unsettled_lock:
+                self._carried = [r for r in self._carried if _sequence(r) in self._unsettled]
         return None
+
+    def lag(self) -> tuple[int, int]:
+        """``(lag ms, backlog)``: the age of the oldest record read and not yet applied
+        (0 when caught up), and how many such records there are."""
+        with self._unsettled_lock:
+            times = [at for at in self._unsettled.values() if at is not None]
+            backlog = len(self._unsettled)
+        if not times:
+            return 0, backlog
+        return max(0, round((self._clock() - min(times)) * 1000)), backlog
 
     def deliver(self, batch: list[dict[str, Any]]) -> None:
         """Invoke the handler until every record is applied or dead-lettered."""
+        batch = list(batch)
         attempts = 0
         while batch:
             failed = self._invoke(batch)
             if failed is None:
-                self.delivered += len(batch)
+                self._settle(batch)
+                return
+            if failed == _CRASHED and len(batch) > 1:
+                # bisect_batch_on_error: each half is retried on its own, so one record
+                # that crashes the handler cannot take its neighbours down with it.
+                middle = len(batch) // 2
+                self.deliver(batch[:middle])
+                self.deliver(batch[middle:])
                 return
             attempts += 1
             # Like Lambda for streams: everything from the first failure is sent again.
-            self.delivered += failed
+            failed = max(failed, 0)
+            self._settle(batch[:failed])
             batch = batch[failed:]
             if attempts >= self._max_attempts:
                 poison = batch.pop(0)
                 logger.error(
                     "%s: record %s failed %d times; moved to the dead-letter store",
                     self.region,
-                    poison["dynamodb"]["SequenceNumber"],
+                    _sequence(poison),
                     attempts,
                 )
                 self._park(poison, attempts)
+                self._settle([poison], applied=False)
                 attempts = 0
 
+    def _settle(self, settled: list[dict[str, Any]], applied: bool = True) -> None:
+        if applied:
+            self.delivered += len(settled)
+        with self._unsettled_lock:
+            for record in settled:
+                self._unsettled.pop(_sequence(record), None)
+
     def _invoke(self, batch: list[dict[str, Any]]) -> int | None:
-        """Index of the first failed record, or None when all were applied."""
+        """Index of the first failed record, ``_CRASHED`` when the invocation failed,
+        or None when all were applied."""
         try:
+            crash = (
+                self._faults.crash(self.region, map(_partition_key, batch))
+                if self._faults
+                else None
+            )
+            if crash is not None:
+                raise InjectedCrash(f"injected by {crash.id} (match {crash.spec.match!r})")
             answer = self._handler({"Records": batch}, None)
+        except InjectedCrash as error:
+            logger.warning(
+                "%s: stream handler crashed on %d records: %s", self.region, len(batch), error
+            )
+            return _CRASHED
         except Exception:
             logger.exception("%s: stream handler failed on a whole batch", self.region)
-            return 0
+            return _CRASHED
         failures = {item["itemIdentifier"] for item in answer.get("batchItemFailures", [])}
         for index, record in enumerate(batch):
-            if record["dynamodb"]["SequenceNumber"] in failures:
+            if _sequence(record) in failures:
                 return index
         return None
 
@@ -188,58 +276,30 @@ class StreamPoller(_Loop):
         return {**raw, "dynamodb": change, "eventSourceARN": self._reader.stream_arn}
 
 
-class Replicator(_Loop):
-    """Global-table replication from the primary's write table to the replicas'.
+def created_at(raw: dict[str, Any]) -> float | None:
+    """When a stream record's change was made, in epoch seconds (moto: to the ms)."""
+    created = raw.get("dynamodb", {}).get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        return created.timestamp()
+    if isinstance(created, int | float) and not isinstance(created, bool):
+        return float(created)
+    return None
 
-    Parameters
-    ----------
-    replicas
-        ``(dynamodb client, table name)`` for each replica region.
-    lag_ms
-        How long each change waits before it lands in the replicas.
-    """
 
-    def __init__(
-        self,
-        reader: StreamReader,
-        replicas: list[tuple[Any, str]],
-        lag_ms: int = 0,
-        interval: float = 0.02,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        super().__init__("replicator", interval)
-        self._reader = reader
-        self._replicas = replicas
-        self.lag_ms = lag_ms
-        self._clock = clock
-        self._pending: deque[tuple[float, dict[str, Any]]] = deque()
-        self.replicated = 0
+def _sequence(record: dict[str, Any]) -> str:
+    return str(record["dynamodb"]["SequenceNumber"])
 
-    def step(self) -> float | None:
-        now = self._clock()
-        for record in self._reader.read():
-            self._pending.append((now + self.lag_ms / 1000, record))
-        while self._pending and self._pending[0][0] <= self._clock():
-            _, record = self._pending[0]
-            self._apply(record)
-            self._pending.popleft()
-            self.replicated += 1
-        if self._pending:
-            return max(0.0, min(self._pending[0][0] - self._clock(), 0.05))
-        return None
 
-    @property
-    def backlog(self) -> int:
-        """Changes read from the primary and not yet in every replica."""
-        return len(self._pending)
+def _partition_key(record: dict[str, Any]) -> str:
+    change = record.get("dynamodb", {})
+    image = change.get("NewImage") or change.get("Keys") or {}
+    return str(image.get(records.PARTITION_KEY, {}).get("S", ""))
 
-    def _apply(self, record: dict[str, Any]) -> None:
-        change = record["dynamodb"]
-        for client, table in self._replicas:
-            if record["eventName"] == "REMOVE":
-                client.delete_item(TableName=table, Key=change["Keys"])
-            else:
-                client.put_item(TableName=table, Item=change["NewImage"])
+
+def _why(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    return type(error).__name__
 
 
 def _is_event_record(record: dict[str, Any]) -> bool:

@@ -13,7 +13,7 @@ import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from graphql import (
     FieldNode,
@@ -36,6 +36,13 @@ from emulator.executor import allowed, field_event
 from emulator.limits import Limits
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Connection(Protocol):
+    """A subscriber's open socket, as far as the region needs to end it."""
+
+    async def drop(self, code: int, reason: str) -> None:
+        """Close the socket from the server's side."""
 
 
 @dataclass
@@ -78,9 +85,31 @@ class Subscriptions:
         self._invoke = invoke
         self._active: dict[int, Subscription] = {}
         self._keys = itertools.count(1)
+        self._connections: set[Connection] = set()
 
     def __len__(self) -> int:
         return len(self._active)
+
+    @property
+    def connections(self) -> int:
+        """Open subscriber sockets, subscribed or not yet."""
+        return len(self._connections)
+
+    def connected(self, connection: Connection) -> None:
+        self._connections.add(connection)
+
+    def disconnected(self, connection: Connection) -> None:
+        self._connections.discard(connection)
+
+    async def drop_all(self, code: int, reason: str) -> int:
+        """Close every subscriber socket of the region (a ``disconnect`` fault); the
+        clients must reconnect and subscribe again. Returns how many were closed."""
+        connections = list(self._connections)
+        await asyncio.gather(
+            *(connection.drop(code, reason) for connection in connections),
+            return_exceptions=True,
+        )
+        return len(connections)
 
     def subscribe(
         self,

@@ -6,6 +6,8 @@ emulated region, with that region's settings.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_lambda_powertools.event_handler import AppSyncResolver
 
 from domain import records
@@ -21,19 +23,28 @@ FEATURES = (products, customers, orders, region)
 
 
 def build_services(settings: Settings) -> Services:
-    """One region's adapters. The write store follows the control record, which is
-    read from THIS region's replica of the write table with the projections' client."""
-    local = settings.dynamodb(settings.region)
+    """One region's adapters.
+
+    The control record is read from THIS region's replica of the write table with the
+    write path's one-attempt client, so a region whose own DynamoDB hangs answers a
+    mutation within the write path's bounds instead of the read client's retries; that
+    client also writes when this region is the primary.
+    """
+    local_writes = settings.write_dynamodb(settings.region)
     control = ControlRecord(
-        local,
+        local_writes,
         settings.write_table,
         default=Control(settings.primary_region, records.MODE_ACTIVE, 0),
         ttl_s=settings.control_cache_ms / 1000,
     )
+
+    def write_client(region: str) -> Any:
+        return local_writes if region == settings.region else settings.write_dynamodb(region)
+
     return Services(
         settings=settings,
-        projections=ProjectionTable(local, settings.projection_table),
-        write_store=PrimaryWriteStore(control, settings.write_dynamodb, settings.write_table),
+        projections=ProjectionTable(settings.dynamodb(settings.region), settings.projection_table),
+        write_store=PrimaryWriteStore(control, write_client, settings.write_table),
         tokens=TokenSigner(settings.token_secret),
         control=control,
     )

@@ -12,7 +12,8 @@ from botocore.config import Config
 from moto import mock_aws
 
 from emulator.cloud import create_tables, stream_arn
-from emulator.streams import Replicator, StreamPoller, StreamReader
+from emulator.replication import ReplicaTable, Replicator
+from emulator.streams import StreamPoller, StreamReader
 from projections.settings import Settings
 from projections.stream import StreamProjector
 from projections.table import ProjectionTable
@@ -118,7 +119,14 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
         primary = _region(Settings(region=PRIMARY, primary_region=PRIMARY, **wait))
         replica = _region(Settings(region=REPLICA, primary_region=PRIMARY, **wait))
         replicator = Replicator(
-            StreamReader(_streams(PRIMARY), stream_arn(primary.settings)),
-            [(replica.settings.dynamodb(REPLICA), replica.settings.write_table)],
+            [
+                ReplicaTable(
+                    region.settings.region,
+                    StreamReader(_streams(region.settings.region), stream_arn(region.settings)),
+                    region.settings.dynamodb(region.settings.region),
+                    region.settings.write_table,
+                )
+                for region in (primary, replica)
+            ]
         )
         yield Cloud(primary, replica, replicator)

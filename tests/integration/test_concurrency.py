@@ -16,7 +16,8 @@ from domain import records
 from domain.errors import InsufficientStock
 from domain.store import DynamoWriteStore
 from emulator.cloud import LocalCloud, create_tables, stream_arn
-from emulator.streams import Replicator, StreamPoller, StreamReader
+from emulator.replication import ReplicaTable, Replicator
+from emulator.streams import StreamPoller, StreamReader
 from projections.settings import Settings
 from projections.stream import StreamProjector
 from projections.table import ProjectionTable
@@ -100,8 +101,15 @@ def server_cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[ServerCloud]:
             create_tables(region_settings)
         replica = settings[REPLICA]
         replicator = Replicator(
-            StreamReader(_streams(settings[PRIMARY]), stream_arn(settings[PRIMARY])),
-            [(replica.dynamodb(REPLICA), replica.write_table)],
+            [
+                ReplicaTable(
+                    region,
+                    StreamReader(_streams(each), stream_arn(each)),
+                    each.dynamodb(region),
+                    each.write_table,
+                )
+                for region, each in settings.items()
+            ]
         )
         pollers = [_poller(settings[PRIMARY]), _poller(replica)]
         yield ServerCloud(settings, pollers, replicator)
