@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import cold_start, fanout, freshness, place_order, synth
+from benchmarks import cold_start, fanout, freshness, place_order, resilience, synth
 
 BENCHMARKS_FILE = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 Rows = Callable[[], list[dict[str, str]]]
@@ -18,6 +18,7 @@ PARTS: dict[str, tuple[str, Rows]] = {
     "place-order": ("python -m benchmarks.run --only place-order", place_order.rows),
     "fanout": ("python -m benchmarks.run --only fanout", fanout.rows),
     "synth": ("python -m benchmarks.run --only synth", synth.rows),
+    "resilience": ("python -m benchmarks.run --only resilience", resilience.rows),
 }
 
 
