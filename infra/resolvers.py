@@ -139,24 +139,30 @@ class Resolvers(Construct):
             "AppSync may invoke any version or alias of the resolver function, and no other.",
         )
         for address in plan.lambda_fields:
-            type_name, field_name = address.split(".")
+            construct_id, type_name, field_name = _resolver_names(address)
             lambda_source.create_resolver(
-                f"{type_name}{field_name[0].upper()}{field_name[1:]}",
+                construct_id,
                 type_name=type_name,
                 field_name=field_name,
                 max_batch_size=plan.batch_sizes.get(address),
             )
         none_source = api.add_none_data_source("Publish")
         for address in plan.publish_fields:
-            type_name, field_name = address.split(".")
+            construct_id, type_name, field_name = _resolver_names(address)
             none_source.create_resolver(
-                f"{type_name}{field_name[0].upper()}{field_name[1:]}",
+                construct_id,
                 type_name=type_name,
                 field_name=field_name,
                 request_mapping_template=appsync.MappingTemplate.from_string(PUBLISH_REQUEST),
                 response_mapping_template=appsync.MappingTemplate.from_string(PUBLISH_RESPONSE),
             )
         self.plan = plan
+
+
+def _resolver_names(address: str) -> tuple[str, str, str]:
+    """``Type.field`` as a resolver's construct id, type name and field name."""
+    type_name, field_name = address.split(".")
+    return f"{type_name}{field_name[0].upper()}{field_name[1:]}", type_name, field_name
 
 
 def _cfn(function: lambda_.Function) -> CfnElement:
