@@ -40,8 +40,11 @@ def graphiql_installed() -> bool:
 _UNAUTHORIZED = "You are not authorized to make this call."
 
 
-def build_app(region: RegionRuntime, admin: Starlette | None = None) -> Starlette:
-    """The ASGI app serving one region; ``admin`` (emulator.admin) under /_emulator."""
+def build_app(
+    region: RegionRuntime, admin: Starlette | None = None, mock: Starlette | None = None
+) -> Starlette:
+    """The ASGI app serving one region; ``admin`` (emulator.admin) under /_emulator, and
+    ``mock`` (emulator.mock_admin) under /_emulator/mock."""
 
     async def graphql_post(request: Request) -> Response:
         body = await request.body()
@@ -95,6 +98,7 @@ def build_app(region: RegionRuntime, admin: Starlette | None = None) -> Starlett
             Route("/graphiql-assets/{name}", graphiql_asset, methods=["GET"]),
             WebSocketRoute("/graphql", graphql_socket),
             WebSocketRoute("/graphql/realtime", graphql_socket),
+            *([Mount("/_emulator/mock", app=mock)] if mock is not None else []),
             *([Mount("/_emulator", app=admin)] if admin is not None else []),
         ]
     )

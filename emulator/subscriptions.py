@@ -185,6 +185,11 @@ class Subscriptions:
         self._active[subscription.key] = subscription
         return subscription
 
+    def filters(self, field_name: str) -> list[dict[str, Any]]:
+        """The arguments of each active subscription to ``field_name``: what a payload
+        must match to reach it."""
+        return [s.arguments for s in self._active.values() if s.field_name == field_name]
+
     def unsubscribe(self, subscription: Subscription) -> None:
         self._active.pop(subscription.key, None)
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from schema.arguments import INPUT, MIN_VERSION
 from schema.aws import AWSDateTime, AWSEmail, resolved_by_lambda, user_pools
 
 if TYPE_CHECKING:
@@ -49,7 +50,12 @@ class CustomerQuery:
         directives=[user_pools()],
     )
     def customer(
-        self, id: strawberry.ID, min_version: int | None = strawberry.UNSET
+        self,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The customer's id; a customer reads only their own."),
+        ],
+        min_version: Annotated[int | None, MIN_VERSION] = strawberry.UNSET,
     ) -> Customer | None:
         resolved_by_lambda()
 
@@ -58,8 +64,9 @@ class CustomerQuery:
 class CustomerMutation:
     @strawberry.mutation(
         description="Register a customer. Errors: ValidationError (bad or taken email, "
-        "taken id), PrimaryUnavailable.",
+        "taken id), Unauthorized (a customer registering under another id), "
+        "PrimaryUnavailable.",
         directives=[user_pools()],
     )
-    def register_customer(self, input: RegisterCustomerInput) -> Customer | None:
+    def register_customer(self, input: Annotated[RegisterCustomerInput, INPUT]) -> Customer | None:
         resolved_by_lambda()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from enum import Enum
+from typing import Annotated
 
 import strawberry
 
+from schema.arguments import AFTER, FIRST, INPUT, MIN_VERSION, PUBLISHED
 from schema.aws import (
     AWSDateTime,
     AwsIam,
@@ -98,18 +100,18 @@ class ShipOrderInput:
 
 @strawberry.input(description="An order's customer, as the stream handler publishes it.")
 class PublishedOrderCustomerInput:
-    id: strawberry.ID
-    name: str
-    email: str
+    id: strawberry.ID = strawberry.field(description="The customer's id.")
+    name: str = strawberry.field(description="The customer's name.")
+    email: str = strawberry.field(description="The customer's email address.")
 
 
 @strawberry.input(description="An order line, as the stream handler publishes it.")
 class PublishedOrderLineInput:
-    product_id: strawberry.ID
-    product_name: str
-    quantity: int
-    unit_price_cents: int
-    line_total_cents: int
+    product_id: strawberry.ID = strawberry.field(description="The product ordered.")
+    product_name: str = strawberry.field(description="Its name when the order was placed.")
+    quantity: int = strawberry.field(description="Units ordered.")
+    unit_price_cents: int = strawberry.field(description="Its price when placed.")
+    line_total_cents: int = strawberry.field(description="quantity x unitPriceCents.")
 
 
 @strawberry.type
@@ -118,7 +120,14 @@ class OrderQuery:
         description="One order, or null. With minVersion, never an older version.",
         directives=[user_pools()],
     )
-    def order(self, id: strawberry.ID, min_version: int | None = strawberry.UNSET) -> Order | None:
+    def order(
+        self,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The order's id; a customer reads only their own."),
+        ],
+        min_version: Annotated[int | None, MIN_VERSION] = strawberry.UNSET,
+    ) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.field(
@@ -127,10 +136,15 @@ class OrderQuery:
     )
     def orders_by_customer(
         self,
-        customer_id: strawberry.ID,
-        status: OrderStatus | None = strawberry.UNSET,
-        first: int | None = strawberry.UNSET,
-        after: str | None = strawberry.UNSET,
+        customer_id: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="Whose orders; a customer reads only their own."),
+        ],
+        status: Annotated[
+            OrderStatus | None, strawberry.argument(description="Only orders in this status.")
+        ] = strawberry.UNSET,
+        first: Annotated[int | None, FIRST] = strawberry.UNSET,
+        after: Annotated[str | None, AFTER] = strawberry.UNSET,
     ) -> OrderConnection:
         resolved_by_lambda()
 
@@ -138,46 +152,50 @@ class OrderQuery:
 @strawberry.type
 class OrderMutation:
     @strawberry.mutation(
-        description="Place an order, taking stock. Errors: ValidationError, NotFound, "
-        "InsufficientStock, VersionConflict (too contended; retry), PrimaryUnavailable.",
+        description="Place an order, taking stock. Errors: ValidationError (bad lines, mixed "
+        "currencies, or the idempotencyKey used for another order), NotFound (the customer "
+        "or a product), InsufficientStock, VersionConflict (too contended; retry), "
+        "Unauthorized (for another customer), PrimaryUnavailable.",
         directives=[user_pools()],
     )
-    def place_order(self, input: PlaceOrderInput) -> Order | None:
+    def place_order(self, input: Annotated[PlaceOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
         description="Cancel a PLACED order and restock. Errors: NotFound, VersionConflict, "
-        "InvalidTransition, PrimaryUnavailable.",
+        "InvalidTransition (not PLACED), Unauthorized (another customer's order), "
+        "PrimaryUnavailable.",
         directives=[user_pools()],
     )
-    def cancel_order(self, input: CancelOrderInput) -> Order | None:
+    def cancel_order(self, input: Annotated[CancelOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
         description="Ship a PLACED order. Errors: NotFound, VersionConflict, "
-        "InvalidTransition, PrimaryUnavailable.",
+        "InvalidTransition (not PLACED), Unauthorized (not staff), PrimaryUnavailable.",
         directives=[user_pools("staff")],
     )
-    def ship_order(self, input: ShipOrderInput) -> Order | None:
+    def ship_order(self, input: Annotated[ShipOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
         description="Sent by the stream handler after an order's projection changed; "
-        "returns its arguments. Subscribers hear of orders through it.",
+        "returns its arguments. Subscribers hear of orders through it. Errors: "
+        "Unauthorized (not the stream handler's IAM role).",
         directives=[AwsIam()],
     )
     def publish_order_changed(
         self,
-        id: strawberry.ID,
-        customer_id: strawberry.ID,
-        customer: PublishedOrderCustomerInput,
-        lines: list[PublishedOrderLineInput],
-        total_cents: int,
-        currency: str,
-        status: OrderStatus,
-        version: int,
-        placed_at: AWSDateTime,
-        updated_at: AWSDateTime,
+        id: Annotated[strawberry.ID, PUBLISHED],
+        customer_id: Annotated[strawberry.ID, PUBLISHED],
+        customer: Annotated[PublishedOrderCustomerInput, PUBLISHED],
+        lines: Annotated[list[PublishedOrderLineInput], PUBLISHED],
+        total_cents: Annotated[int, PUBLISHED],
+        currency: Annotated[str, PUBLISHED],
+        status: Annotated[OrderStatus, PUBLISHED],
+        version: Annotated[int, PUBLISHED],
+        placed_at: Annotated[AWSDateTime, PUBLISHED],
+        updated_at: Annotated[AWSDateTime, PUBLISHED],
     ) -> Order | None:
         resolved_by_lambda()
 
@@ -193,8 +211,15 @@ class OrderSubscription:
     )
     async def on_order_changed(
         self,
-        id: strawberry.ID | None = strawberry.UNSET,
-        customer_id: strawberry.ID | None = strawberry.UNSET,
+        id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this order.")
+        ] = strawberry.UNSET,
+        customer_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only this customer's orders; a customer must pass their own id."
+            ),
+        ] = strawberry.UNSET,
     ) -> AsyncGenerator[Order | None, None]:
         resolved_by_lambda()
         yield None

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 
+from schema.arguments import AFTER, FIRST, INPUT, MIN_VERSION, PUBLISHED
 from schema.aws import (
     AwsApiKey,
     AWSDateTime,
@@ -90,8 +92,8 @@ class ProductQuery:
     )
     def product(
         self,
-        id: strawberry.ID,
-        min_version: int | None = strawberry.UNSET,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The product's id.")],
+        min_version: Annotated[int | None, MIN_VERSION] = strawberry.UNSET,
     ) -> Product | None:
         resolved_by_lambda()
 
@@ -101,9 +103,11 @@ class ProductQuery:
     )
     def products(
         self,
-        category: str | None = strawberry.UNSET,
-        first: int | None = strawberry.UNSET,
-        after: str | None = strawberry.UNSET,
+        category: Annotated[
+            str | None, strawberry.argument(description="Only products in this category.")
+        ] = strawberry.UNSET,
+        first: Annotated[int | None, FIRST] = strawberry.UNSET,
+        after: Annotated[str | None, AFTER] = strawberry.UNSET,
     ) -> ProductConnection:
         resolved_by_lambda()
 
@@ -111,45 +115,49 @@ class ProductQuery:
 @strawberry.type
 class ProductMutation:
     @strawberry.mutation(
-        description="Create a product. Errors: ValidationError, PrimaryUnavailable.",
+        description="Create a product. Errors: ValidationError (a rule broken, or the sku "
+        "taken), Unauthorized (not staff), PrimaryUnavailable.",
         directives=[user_pools("staff")],
     )
-    def create_product(self, input: CreateProductInput) -> Product | None:
+    def create_product(self, input: Annotated[CreateProductInput, INPUT]) -> Product | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
         description="Change catalogue fields. Errors: ValidationError, NotFound, "
-        "VersionConflict, PrimaryUnavailable.",
+        "VersionConflict (expectedVersion is not the current version), Unauthorized (not "
+        "staff), PrimaryUnavailable.",
         directives=[user_pools("staff")],
     )
-    def update_product(self, input: UpdateProductInput) -> Product | None:
+    def update_product(self, input: Annotated[UpdateProductInput, INPUT]) -> Product | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Move stock in or out. Errors: ValidationError, NotFound, "
-        "InsufficientStock, PrimaryUnavailable.",
+        description="Move stock in or out. Errors: ValidationError (a delta of 0, or stock "
+        "over the limit), NotFound, InsufficientStock, VersionConflict (too contended; retry), "
+        "Unauthorized (not staff), PrimaryUnavailable.",
         directives=[user_pools("staff")],
     )
-    def adjust_stock(self, input: AdjustStockInput) -> Product | None:
+    def adjust_stock(self, input: Annotated[AdjustStockInput, INPUT]) -> Product | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
         description="Sent by the stream handler after a product's projection changed; "
-        "returns its arguments. Subscribers hear of changes through it.",
+        "returns its arguments. Subscribers hear of changes through it. Errors: "
+        "Unauthorized (not the stream handler's IAM role).",
         directives=[AwsIam()],
     )
     def publish_product_changed(
         self,
-        id: strawberry.ID,
-        sku: str,
-        name: str,
-        description: str,
-        category: str,
-        price_cents: int,
-        currency: str,
-        stock: int,
-        version: int,
-        updated_at: AWSDateTime,
+        id: Annotated[strawberry.ID, PUBLISHED],
+        sku: Annotated[str, PUBLISHED],
+        name: Annotated[str, PUBLISHED],
+        description: Annotated[str, PUBLISHED],
+        category: Annotated[str, PUBLISHED],
+        price_cents: Annotated[int, PUBLISHED],
+        currency: Annotated[str, PUBLISHED],
+        stock: Annotated[int, PUBLISHED],
+        version: Annotated[int, PUBLISHED],
+        updated_at: Annotated[AWSDateTime, PUBLISHED],
     ) -> Product | None:
         resolved_by_lambda()
 
@@ -166,8 +174,12 @@ class ProductSubscription:
     )
     async def on_product_changed(
         self,
-        id: strawberry.ID | None = strawberry.UNSET,
-        category: str | None = strawberry.UNSET,
+        id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Only this product.")
+        ] = strawberry.UNSET,
+        category: Annotated[
+            str | None, strawberry.argument(description="Only products in this category.")
+        ] = strawberry.UNSET,
     ) -> AsyncGenerator[Product | None, None]:
         resolved_by_lambda()
         yield None
