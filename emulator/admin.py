@@ -1,7 +1,11 @@
 """The emulator's own admin endpoint, under ``/_emulator`` on every region's port.
 
 * ``GET /_emulator/status``: each region's role, replication and projection lag, dead
-  letters and subscribers; the replication settings; the active faults.
+  letters and subscribers, and its Lambdas' metrics over the last 10 minutes
+  (:mod:`emulator.telemetry`); the replication settings; the active faults. JSON,
+  unless the request accepts ``text/html`` (a browser): then a page that charts each
+  region's lags by polling the JSON, with nothing fetched from elsewhere.
+  ``?history=1`` adds each region's lag samples, one a second, oldest first.
 * ``GET /_emulator/faults``: the active faults.
 * ``POST /_emulator/faults``: switch one on (a JSON object, see :mod:`emulator.faults`);
   ``{"kind": "disconnect"}`` closes subscriber sockets at once instead.
@@ -16,13 +20,14 @@ asking the emulator first (it answers no CORS).
 from __future__ import annotations
 
 import json
+from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from domain import records
@@ -30,6 +35,7 @@ from domain.control import MalformedControl, parse
 from emulator.deadletters import DeadLetters
 from emulator.fault_gate import OPERATOR_HEADER
 from emulator.faults import DISCONNECT, BadFault, FaultSpec
+from emulator.telemetry import LagSampler
 
 if TYPE_CHECKING:
     from emulator.deployment import LocalDeployment
@@ -41,12 +47,20 @@ DISCONNECT_REASON = "Disconnected by an injected fault; reconnect."
 
 
 def build_admin(deployment: LocalDeployment) -> Starlette:
-    """The admin app of one deployment; every region's app mounts the same one."""
+    """The admin app of one deployment; every region's app mounts the same one.
+
+    It starts the deployment's lag sampler: a daemon thread, gone with the process.
+    """
     status = StatusReader(deployment)
     faults = deployment.faults
+    LagSampler(lambda: sample_lags(deployment)).start()
 
     async def get_status(request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(status.read))
+        vary = {"vary": "Accept"}
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(_status_page(), headers=vary)
+        history = request.query_params.get("history") == "1"
+        return JSONResponse(await run_in_threadpool(status.read, history), headers=vary)
 
     async def list_faults(request: Request) -> Response:
         return JSONResponse({"faults": [fault.to_json() for fault in faults.active()]})
@@ -104,7 +118,8 @@ class StatusReader:
             for settings in deployment.settings
         }
 
-    def read(self) -> dict[str, Any]:
+    def read(self, history: bool = False) -> dict[str, Any]:
+        """The status; with ``history``, each region's lag samples too (for the chart)."""
         deployment = self._deployment
         replication = deployment.replicator.lag()
         by_source = deployment.replicator.lag_by_source()
@@ -118,6 +133,7 @@ class StatusReader:
                 primary, mode, dead_letters = deployment.topology.regions[0], None, None
             projection_lag, projection_backlog = region.poller.lag()
             lag = replication.get(region.name)
+            extra = {"history": region.metrics.history()} if history else {}
             regions.append(
                 {
                     "name": region.name,
@@ -136,6 +152,8 @@ class StatusReader:
                     "projection": {"lagMs": projection_lag, "backlog": projection_backlog},
                     "deadLetters": dead_letters,
                     "subscribers": region.subscriptions.connections,
+                    "metrics": region.metrics.summary(),
+                    **extra,
                 }
             )
         return {
@@ -160,6 +178,18 @@ class StatusReader:
         except MalformedControl:
             return default
         return control.primary_region, control.mode
+
+
+def sample_lags(deployment: LocalDeployment) -> None:
+    """One second of each region's lag chart (see :mod:`emulator.telemetry`)."""
+    replication = deployment.replicator.lag()
+    for region in deployment.regions:
+        waiting = replication.get(region.name)
+        region.metrics.sample(region.poller.lag()[0], waiting.lag_ms if waiting else 0)
+
+
+def _status_page() -> str:
+    return resources.files("emulator").joinpath("static/status.html").read_text()
 
 
 def _operator_client(client: Any) -> Any:

@@ -12,6 +12,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
@@ -176,14 +177,12 @@ def _status(admin: Admin, as_json: bool, out: TextIO) -> int:
                 region["mode"] or "?",
                 f"{replication['lagMs']} ms, {replication['backlog']} waiting",
                 f"{projection['lagMs']} ms, {projection['backlog']} waiting",
-                "?" if region["deadLetters"] is None else str(region["deadLetters"]),
+                _count(region["deadLetters"]),
                 str(region["subscribers"]),
             )
         )
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    for row in rows:
-        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-        print("  ".join(cells).rstrip(), file=out)
+    _print_table(rows, out)
+    _print_metrics(status["regions"], out)
     settings = status["replication"]
     state = "paused" if settings["paused"] else "running"
     lag = f"lag {settings['lagMs']} ms (configured {settings['configuredLagMs']} ms)"
@@ -193,6 +192,53 @@ def _status(admin: Admin, as_json: bool, out: TextIO) -> int:
     for fault in faults:
         print(f"  {_fault_line(fault)}", file=out)
     return 0
+
+
+def _print_metrics(regions: list[dict[str, Any]], out: TextIO) -> None:
+    """Each region's Lambda metrics over the window, under their CloudWatch names."""
+    window = f"last {regions[0]['metrics']['windowS'] // 60} min" if regions else ""
+    lag_header = ("ProjectionLag p50/p99/max", "ReplicationLag p50/p99/max", "DLQ depth")
+    lags: list[Sequence[str]] = [(f"metrics, {window}", *lag_header)]
+    calls: list[Sequence[str]] = [
+        (f"resolvers, {window}", "field", "calls", "errors", "p50 ms", "p99 ms")
+    ]
+    for region in regions:
+        metrics, name = region["metrics"], region["name"]
+        lags.append(
+            (
+                name,
+                _lag(metrics["ProjectionLag"]),
+                _lag(metrics["ReplicationLag"]),
+                _count(region["deadLetters"]),
+            )
+        )
+        errors = metrics["ResolverErrors"]
+        for field, latency in metrics["ResolverLatency"].items():
+            counts = (str(latency["count"]), str(errors.get(field, 0)))
+            calls.append((name, field, *counts, f"{latency['p50Ms']:g}", f"{latency['p99Ms']:g}"))
+            name = ""
+        if name:
+            calls.append((name, "none yet", "", "", "", ""))
+    for table in (lags, calls):
+        print(file=out)
+        _print_table(table, out)
+
+
+def _lag(lag: dict[str, Any]) -> str:
+    if not lag["count"]:
+        return "no records"
+    return f"{lag['p50Ms']:g}/{lag['p99Ms']:g}/{lag['maxMs']:g} ms ({lag['count']} records)"
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else str(value)
+
+
+def _print_table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        print("  ".join(cells).rstrip(), file=out)
 
 
 class Admin:

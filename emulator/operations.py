@@ -9,7 +9,9 @@ from typing import TextIO
 
 from emulator.deadletters import DeadLetters
 from emulator.statefile import RunningDev, find
+from projections.observability import Observability
 from projections.rebuild import rebuild
+from projections.stream import SERVICE as PROJECTIONS_SERVICE
 from projections.stream import build_projector
 from projections.table import ProjectionTable
 
@@ -40,7 +42,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
         return _rebuild(running, regions, out, err)
     if args.action == "list":
         return _list(running, regions, out)
-    return _redrive(running, regions, out)
+    return _redrive(running, regions, out, err)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -70,15 +72,24 @@ def _list(running: RunningDev, regions: list[str], out: TextIO) -> int:
     return 0
 
 
-def _redrive(running: RunningDev, regions: list[str], out: TextIO) -> int:
+def _redrive(running: RunningDev, regions: list[str], out: TextIO, err: TextIO) -> int:
     failing_anywhere = 0
     for region in regions:
         settings = running.settings(region)
-        projector = build_projector(settings, running.credentials.botocore())
+        # The answer is on stdout; the handler's line for each record goes to stderr. Its
+        # metrics are dropped: they belong to the running gateway dev, not to this command.
+        observability = Observability(
+            PROJECTIONS_SERVICE, region=region, emf_sink=_dropped, log_stream=err
+        )
+        projector = build_projector(settings, running.credentials.botocore(), observability)
         applied, failing = DeadLetters(settings.dynamodb(region), region).redrive(projector.handle)
         print(f"{region}: {applied} applied, {failing} still failing", file=out)
         failing_anywhere += failing
     return 1 if failing_anywhere else 0
+
+
+def _dropped(blob: object) -> None:
+    """An EMF sink that keeps nothing."""
 
 
 class _ProgressBar:

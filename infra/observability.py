@@ -62,7 +62,7 @@ def gateway_function(
         construct_id,
         runtime=RUNTIME,
         architecture=lambda_.Architecture.ARM_64,
-        code=lambda_.Code.from_asset(str(bundle.lambda_bundle())),
+        code=lambda_.Code.from_asset(str(bundle.lambda_bundle(tracing=config.xray))),
         handler=handler,
         memory_size=512,
         timeout=timeout,

@@ -2,6 +2,8 @@
 
 Subscriptions bind only to ``publish*`` mutations, so this is the one way a change
 reaches a subscriber, and it is sent after the region's projection holds the change.
+Each one carries the write's correlation id in ``x-correlation-id``, so the publish is
+found by the same id as the write.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ import urllib.error
 import urllib.request
 from typing import Any, Protocol
 
+from projections.observability import current_correlation_id
+
+PUBLISH_PRODUCT = "publishProductChanged"
+PUBLISH_ORDER = "publishOrderChanged"
 PRODUCT_FIELDS = "id sku name description category priceCents currency stock version updatedAt"
 ORDER_FIELDS = (
     "id customerId customer { id name email } lines { productId productName quantity "
@@ -50,10 +56,8 @@ def _publish_mutation(field: str, arguments: dict[str, str], selection: str) -> 
     return f"mutation {operation}({declared}) {{ {field}({passed}) {{ {selection} }} }}"
 
 
-PUBLISH_PRODUCT_CHANGED = _publish_mutation(
-    "publishProductChanged", _PRODUCT_ARGUMENTS, PRODUCT_FIELDS
-)
-PUBLISH_ORDER_CHANGED = _publish_mutation("publishOrderChanged", _ORDER_ARGUMENTS, ORDER_FIELDS)
+PUBLISH_PRODUCT_CHANGED = _publish_mutation(PUBLISH_PRODUCT, _PRODUCT_ARGUMENTS, PRODUCT_FIELDS)
+PUBLISH_ORDER_CHANGED = _publish_mutation(PUBLISH_ORDER, _ORDER_ARGUMENTS, ORDER_FIELDS)
 
 
 class PublishFailed(Exception):
@@ -100,9 +104,11 @@ class AppSyncPublisher:
         from botocore.awsrequest import AWSRequest
 
         body = json.dumps({"query": query, "variables": variables})
-        request = AWSRequest(
-            method="POST", url=self._url, data=body, headers={"content-type": "application/json"}
-        )
+        headers = {"content-type": "application/json"}
+        correlation_id = current_correlation_id()
+        if correlation_id:
+            headers["x-correlation-id"] = correlation_id
+        request = AWSRequest(method="POST", url=self._url, data=body, headers=headers)
         SigV4Auth(self._credentials, "appsync", self._region).add_auth(request)
         prepared = urllib.request.Request(
             self._url, data=body.encode(), headers=dict(request.headers.items()), method="POST"

@@ -89,3 +89,13 @@ def test_the_lambda_bundle_runs_on_the_lambda_runtime_alone(tmp_path: Path) -> N
     assert result.stdout.strip() == "[]"
     assert not (staged / "emulator").exists() and not (staged / "schema").exists()
     assert (staged / "aws_lambda_powertools").is_dir()
+
+
+def test_a_traced_bundle_carries_the_x_ray_sdk_and_a_plain_one_does_not(tmp_path: Path) -> None:
+    """GIVEN gateway:xray on WHEN the bundle is staged THEN powertools' Tracer finds the
+    X-Ray SDK in it (the Lambda runtime has none); without it, the bundle stays lean."""
+    traced = bundle.lambda_bundle(tmp_path / "traced", tracing=True)
+    plain = bundle.lambda_bundle(tmp_path / "plain")
+
+    assert (traced / "aws_xray_sdk").is_dir() and (traced / "wrapt").is_dir()
+    assert not (plain / "aws_xray_sdk").exists()
