@@ -137,5 +137,11 @@ class Guard:
                     raise
                 self._pause(delay)
                 continue
+            except Exception:
+                # The region answered (a failed condition, a moved fence): a success for
+                # the breaker. Were it left unrecorded, a probe that ends this way would
+                # hold the breaker half-open, refusing every later call, for good.
+                self.breaker.record_success()
+                raise
             self.breaker.record_success()
             return result

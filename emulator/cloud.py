@@ -2,11 +2,16 @@
 
 moto has no global tables (``ReplicaUpdates`` is ignored), so each region gets its own
 write table with a stream, and :mod:`emulator.streams` replicates between them.
+
+With a :class:`~emulator.journal.Journal`, the cloud replays it into moto before it
+serves anyone, journals every change it accepts from then on, and can rewrite the
+journal as a snapshot of its tables (:meth:`LocalCloud.compact`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import boto3
@@ -20,26 +25,31 @@ from moto.moto_server.werkzeug_app import (
 from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
+from emulator import moto_fixes
 from emulator.fault_gate import fault_gate
 from emulator.faults import FaultRegistry
-from emulator.moto_fixes import install_iterator_expiry, install_transactions, serialized
+from emulator.journal import Entry, Items, Journal, Wsgi, durable, recording
+from emulator.positions import POSITIONS_TABLE
+from emulator.replay import replay
 from projections import keys
 from projections.settings import Settings
 
 LOCAL_ACCOUNT_ID = "123456789012"
+SNAPSHOT_ITEMS_PER_ENTRY = 500
+
+logger = logging.getLogger("gateway.cloud")
 
 
 class _SerializedMotoServer(ThreadedMotoServer):
-    """moto's threaded server, answering one request at a time (see moto_fixes), behind
-    the injected region faults (see fault_gate)."""
+    """moto's threaded server, serving ``app``: moto answering one request at a time
+    (see moto_fixes), behind the injected region faults (see fault_gate)."""
 
-    def __init__(self, faults: FaultRegistry, **kwargs: Any) -> None:
+    def __init__(self, app: Wsgi, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._faults = faults
+        self._app = app
 
     def _server_entry(self) -> None:
-        moto = serialized(DomainDispatcherApplication(create_backend_app))
-        app = fault_gate(moto, self._faults)
+        app = self._app
         self._server = make_server(
             self._ip_address, self._port, app, True, request_handler=MotoRequestHandler
         )
@@ -51,22 +61,68 @@ class LocalCloud:
     """A moto server on a free loopback port; stopped with :meth:`stop`.
 
     ``faults`` are the deployment's injected faults; the server answers for the
-    region-wide ones (outage, throttle) itself.
+    region-wide ones (outage, throttle) itself. ``journal`` is opened and replayed
+    before the server starts, then kept up to date (:mod:`emulator.journal`).
+
+    Raises
+    ------
+    emulator.journal.JournalCorrupt, emulator.journal.JournalInUse
+        The journal cannot be replayed, or another process holds it.
     """
 
-    def __init__(self, host: str = "127.0.0.1", faults: FaultRegistry | None = None) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        faults: FaultRegistry | None = None,
+        journal: Journal | None = None,
+    ) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        install_transactions()
-        install_iterator_expiry()
+        moto_fixes.install_transactions()
+        moto_fixes.install_iterator_expiry()
+        moto_fixes.install_write_marks()
+        moto_fixes.install_dispatch_cache()
         self.faults = faults or FaultRegistry()
-        self._server = _SerializedMotoServer(self.faults, ip_address=host, port=0, verbose=False)
+        self.journal = journal
+        self._lock = threading.Lock()
+        moto = DomainDispatcherApplication(create_backend_app)
+        self.replayed_changes = replay(moto, journal.open() if journal else (), LOCAL_ACCOUNT_ID)
+        if journal is None:
+            app = moto_fixes.serialized(moto, self._lock)
+        else:
+            app = durable(moto_fixes.serialized(recording(moto, journal), self._lock), journal)
+        self._server = _SerializedMotoServer(
+            fault_gate(app, self.faults), ip_address=host, port=0, verbose=False
+        )
         self._server.start()
         bound_host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{bound_host}:{port}"
 
+    def compact(self) -> None:
+        """Rewrite the journal as the tables' definitions and items as they are now, and
+        start every stream afresh, as a replay of that snapshot will.
+
+        Only when every stream's reader has handled every record: the records are
+        gone, and the stream positions, which count them, are cleared with them.
+        """
+        if self.journal is None:
+            return
+        with self._lock:
+            snapshot: list[Entry] = []
+            for region, table, items in moto_fixes.table_items(LOCAL_ACCOUNT_ID):
+                if table == POSITIONS_TABLE:
+                    moto_fixes.clear_table(LOCAL_ACCOUNT_ID, region, table)
+                    continue
+                for start in range(0, len(items), SNAPSHOT_ITEMS_PER_ENTRY):
+                    chunk = items[start : start + SNAPSHOT_ITEMS_PER_ENTRY]
+                    snapshot.append(Items(region, table, chunk))
+            self.journal.rewrite([*self.journal.table_requests, *snapshot])
+            moto_fixes.forget_stream_records(LOCAL_ACCOUNT_ID)
+
     def stop(self) -> None:
         self.faults.clear_all()  # lets go of any request an outage holds
         self._server.stop()
+        if self.journal is not None:
+            self.journal.close()
 
 
 def streams_client(settings: Settings) -> Any:
@@ -144,6 +200,20 @@ def stream_arn(settings: Settings) -> str:
     client = settings.dynamodb(settings.region)
     table = client.describe_table(TableName=settings.write_table)["Table"]
     return str(table["LatestStreamArn"])
+
+
+def create_positions_table(settings: Settings) -> None:
+    """Where this region's stream consumers keep how far they got (:mod:`emulator.positions`)."""
+    _create(
+        settings.dynamodb(settings.region),
+        TableName=POSITIONS_TABLE,
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=_string_attributes("pk", "sk"),
+        BillingMode="PAY_PER_REQUEST",
+    )
 
 
 def _create(client: Any, **definition: Any) -> None:

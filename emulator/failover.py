@@ -84,23 +84,39 @@ def failover(
         raise FailoverError(
             f"{to_region} is not a region of this deployment ({', '.join(clients)})"
         )
-    current = read_control(clients[to_region], table, default_primary)
+    try:
+        current = read_control(clients[to_region], table, default_primary)
+    except (BotoCoreError, ClientError) as error:
+        raise FailoverError(
+            f"{to_region} cannot be reached ({type(error).__name__}), so it cannot become "
+            "the primary now; nothing was changed"
+        ) from None
     old = current.primary_region
     if old == to_region and current.mode == records.MODE_ACTIVE:
         raise FailoverError(f"{to_region} is already the primary (epoch {current.epoch})")
     if force:
         lag = replication_lag_ms(old, to_region) if old != to_region else 0
-        epoch = current.epoch + 1
+        # Above every copy it can read, so the promotion outranks them all (each region
+        # follows the highest epoch among the copies it reads, see domain.control).
+        epoch = max([current.epoch, *_reachable_epochs(clients, table, default_primary)]) + 1
         _put(clients[to_region], table, Control(to_region, records.MODE_ACTIVE, epoch), current)
         return FailoverReport(old, to_region, epoch, True, lag, _ms(clock() - started))
     fence = Control(old, records.MODE_READ_ONLY, current.epoch + 1)
-    try:
-        held = read_control(clients[old], table, default_primary)
-        if held.epoch != current.epoch:
+    # Every region's copy must hold the same epoch: a region that has not yet heard of
+    # the last failover (its copy may even name itself, fenced) would otherwise fence
+    # and promote itself while the real primary keeps taking writes.
+    for region, client in clients.items():
+        if region in (old, to_region):
+            continue
+        try:
+            _same_epoch(region, read_control(client, table, default_primary), to_region, current)
+        except (BotoCoreError, ClientError) as error:
             raise FailoverError(
-                f"{old} holds epoch {held.epoch} but {to_region} holds {current.epoch}: "
-                "replication has not caught up; wait and try again"
-            )
+                f"the control record in {region} cannot be read ({type(error).__name__}), so "
+                "this failover could miss a newer one; check that region, or add --force"
+            ) from None
+    try:
+        _same_epoch(old, read_control(clients[old], table, default_primary), to_region, current)
         _put(clients[old], table, fence, current)
     except (BotoCoreError, ClientError) as error:
         raise FailoverError(
@@ -111,6 +127,24 @@ def failover(
     promoted = Control(to_region, records.MODE_ACTIVE, fence.epoch + 1)
     _put(clients[to_region], table, promoted, fence)
     return FailoverReport(old, to_region, promoted.epoch, False, 0, _ms(clock() - started))
+
+
+def _reachable_epochs(clients: Mapping[str, Any], table: str, default_primary: str) -> list[int]:
+    epochs = []
+    for client in clients.values():
+        try:
+            epochs.append(read_control(client, table, default_primary).epoch)
+        except (BotoCoreError, ClientError):
+            continue  # a lost region: its copy is what the promotion must outrank later
+    return epochs
+
+
+def _same_epoch(region: str, held: Control, to_region: str, current: Control) -> None:
+    if held.epoch != current.epoch:
+        raise FailoverError(
+            f"{region} holds epoch {held.epoch} but {to_region} holds {current.epoch}: "
+            "replication has not caught up; wait and try again"
+        )
 
 
 def _wait_for(

@@ -9,22 +9,42 @@ in every other region after the replication lag, and nothing is ever dropped.
   and hands every change to the other regions' inboxes, then applies its own inbox to
   its own table. A region that fails or hangs (an injected outage) holds up only its
   own loop; its inbox waits, in order, and is applied once it answers again.
-* Loop guard: a link remembers the image of every change it writes into its own table
-  (its *echoes*) and skips each one when it comes back on that table's stream, so a
-  change copied A -> B is never copied B -> A. Remembering beats comparing with what
-  the table holds: a comparison costs a read per record and per region, and a stale
-  echo could overwrite a newer change in the region it came from. A delete of an item
-  that is not there makes no stream record, so its echo is forgotten at once.
+* Loop guard: a change copied A -> B is never copied B -> A. Replication's client
+  (:func:`mark_replicated_writes`) sends :data:`REPLICATED_WRITE_HEADER`, and moto shows
+  such a write on its stream record as made by replication (``userIdentity``, see
+  :func:`emulator.moto_fixes.install_write_marks`); a link skips those. Where no mark
+  shows (a store without it), a link also remembers the image of every change it writes
+  into its own table (its *echoes*) and skips each one when it comes back on that
+  table's stream. Either beats comparing with what the table holds: a comparison costs
+  a read per record and per region, and a stale echo could overwrite a newer change in
+  the region it came from. A delete of an item that is not there makes no stream
+  record, so its echo is forgotten at once.
+* Restarts (:mod:`emulator.positions`): with positions, copies land in a region in one
+  transaction with the positions they came from (:mod:`emulator.replica_writes`), so a
+  region holds a copy exactly when its position says so. After a restart, each link
+  reads its stream again from the oldest position any other region saved for it, and
+  hands each change only to the regions that do not have it yet; the marks on the
+  replayed records still say which were copies.
 * Faults (:mod:`emulator.faults`): ``replication-pause`` applies nothing (changes keep
-  arriving in the inboxes), ``replication-lag`` replaces the configured lag.
+  arriving in the inboxes), ``replication-lag`` replaces the configured lag. A region
+  with an ``outage`` keeps the changes it made that are still in transit (in another
+  region's inbox, not yet applied): DynamoDB replicates from the source region, so what
+  a lost region had not shipped arrives only when it is back. That window, the
+  replication lag at the time of loss, is the RPO of a forced failover.
 
-Concurrent writes of ONE item in two regions within the lag may end different in each
-region: DynamoDB settles them last-writer-wins, which this stand-in does not do. The
-gateway writes aggregates in the primary alone, under an epoch fence.
+* Conflicts: DynamoDB settles concurrent writes of one item in two regions by last
+  writer wins, on the time each was made at its source. A link remembers, per item,
+  when the newest write its region holds was made (its own, read from its stream, or a
+  copy it applied) and drops a copy made before that, saving its position all the
+  same. A write of the region's own that its stream has not shown yet (within one
+  poll) is not known, so a copy made before it may still overwrite it. The gateway
+  writes aggregates in the primary alone, under an epoch fence; conflicts come from a
+  forced failover, when a lost primary's writes arrive after the new primary's.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 import time
@@ -36,19 +56,37 @@ from typing import Any, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from emulator.faults import FaultRegistry
+from emulator.positions import REPLICATION, StreamPositions, after
+from emulator.replica_writes import MAX_CHANGES_PER_WRITE, Change, ReplicaWriter
 from emulator.streams import StreamReader, _Loop, created_at
 
 MAX_WAIT_S = 0.05
+REPLICATED_WRITE_HEADER = "x-gateway-replicated-write"
+REPLICATION_PRINCIPAL = "gateway-dev-replication"
+
+
+def mark_replicated_writes(client: Any) -> Any:
+    """``client`` (a DynamoDB client for replication alone), marking its requests as
+    replication's own."""
+
+    def mark(request: Any, **_: Any) -> None:
+        del request.headers[REPLICATED_WRITE_HEADER]  # a retry is signed again
+        request.headers[REPLICATED_WRITE_HEADER] = "1"
+
+    client.meta.events.register("before-sign.dynamodb", mark)
+    return client
 
 
 @dataclass(frozen=True)
 class ReplicaTable:
-    """One region's replica of the write table: its stream, and a client to write it."""
+    """One region's replica of the write table: its stream, a client to write it, and
+    where that region keeps the positions of the copies it got (optional)."""
 
     region: str
     reader: StreamReader
     client: Any
     table: str
+    positions: StreamPositions | None = None
 
 
 class ReplicationLag(NamedTuple):
@@ -57,12 +95,6 @@ class ReplicationLag(NamedTuple):
 
     lag_ms: int
     backlog: int
-
-
-class _Change(NamedTuple):
-    source: str
-    made_at: float  # epoch seconds, when its source region took it
-    record: dict[str, Any]
 
 
 class Replicator:
@@ -91,6 +123,15 @@ class Replicator:
         self._clock = clock
         self._faults = faults
         self._links = {replica.region: _RegionLink(self, replica, interval) for replica in replicas}
+        if all(replica.positions is not None for replica in replicas):
+            self._resume()
+
+    def _resume(self) -> None:
+        """Start each stream after the oldest position another region saved for it."""
+        for source, link in self._links.items():
+            saved = [target.load_position(source) for target in self._targets(source)]
+            if saved and all(position is not None for position in saved):
+                link.reader.start_after(min(saved, key=lambda position: int(str(position))))
 
     def start(self) -> None:
         for link in self._links.values():
@@ -119,6 +160,15 @@ class Replicator:
         if failures:
             raise failures[0]
 
+    def take(self) -> int:
+        """One round in this thread, lag or no lag: every stream read, every change read
+        so far written into every other region. How many records it read (start-up
+        drives this until the streams are read)."""
+        read = sum(link.collect() for link in self._links.values())
+        for link in self._links.values():
+            link.apply(due_now=True)
+        return read
+
     def lag(self) -> dict[str, ReplicationLag]:
         """Each region's replica's lag."""
         now = self._clock()
@@ -142,13 +192,22 @@ class Replicator:
     def paused(self) -> bool:
         return self._faults is not None and self._faults.replication_paused()
 
+    def lost_regions(self) -> frozenset[str]:
+        """The regions out (an injected outage): their changes in transit stay with them."""
+        if self._faults is None:
+            return frozenset()
+        return frozenset(region for region in self._links if self._faults.outage(region))
+
     def effective_lag_ms(self) -> int:
         """The lag in force: a ``replication-lag`` fault's, else the configured one."""
         return self._faults.replication_lag_ms(self.lag_ms) if self._faults else self.lag_ms
 
-    def _send(self, source: str, change: _Change) -> None:
-        for region, link in self._links.items():
-            if region != source:
+    def _targets(self, source: str) -> list[_RegionLink]:
+        return [link for region, link in self._links.items() if region != source]
+
+    def _send(self, source: str, change: Change) -> None:
+        for link in self._targets(source):
+            if after(link.resumed_from.get(source), change.sequence):
                 link.receive(change)
 
 
@@ -159,49 +218,91 @@ class _RegionLink(_Loop):
         super().__init__(f"replicator-{replica.region}", interval)
         self._replicator = replicator
         self._replica = replica
-        self._inbox: deque[_Change] = deque()
+        self._inbox: deque[Change] = deque()
         self._inbox_lock = threading.Lock()
+        self._writer = ReplicaWriter(replica.client, replica.table, replica.positions)
         # Fingerprints of what this link wrote and its stream has not shown yet. Only
         # this link's thread touches them: it both writes the table and reads its stream.
         self._echoes: Counter[str] = Counter()
+        # When the newest write of each item this region holds was made, at its source:
+        # a copy made before it loses (DynamoDB's last writer wins). Only this link's
+        # thread touches it, as with the echoes.
+        self._written_at: dict[str, float] = {}
+        # What this region already held of each source's stream when it started.
+        self.resumed_from: dict[str, str | None] = {}
+
+    @property
+    def reader(self) -> StreamReader:
+        return self._replica.reader
+
+    def load_position(self, source: str) -> str | None:
+        """The last change from ``source`` this region holds, by its saved position."""
+        positions = self._replica.positions
+        position = None if positions is None else positions.get(REPLICATION, source)
+        self.resumed_from[source] = position
+        return position
 
     def step(self) -> float | None:
         self.collect()
         return self.apply()
 
-    def receive(self, change: _Change) -> None:
+    def receive(self, change: Change) -> None:
         with self._inbox_lock:
             self._inbox.append(change)
 
-    def collect(self) -> None:
-        """Read this region's stream; hand its own changes to every other region."""
-        for record in self._replica.reader.read():
+    def collect(self) -> int:
+        """Read this region's stream; hand its own changes to every other region.
+        Returns how many records it read."""
+        records = self._replica.reader.read()
+        for record in records:
             fingerprint = _fingerprint(record)
-            if fingerprint in self._echoes:
+            if fingerprint in self._echoes or _made_by_replication(record):
                 self._forget(fingerprint)
                 continue
             made_at = created_at(record)
             made_at = self._replicator._clock() if made_at is None else made_at
-            change = _Change(self._replica.region, made_at, record)
+            self._note_written(_item_key(record), made_at)
+            change = Change(self._replica.region, made_at, record)
             self._replicator._send(self._replica.region, change)
+        return len(records)
 
-    def apply(self) -> float | None:
-        """Write every due change of the inbox, oldest first; how long until the next
-        is due. A failed write stays first in line, and is retried on the next step."""
-        if self._replicator.paused:
+    def apply(self, due_now: bool = False) -> float | None:
+        """Write every due change of the inbox (every change, if ``due_now``), oldest
+        first; how long until the next is due. A failed write stays first in line, and
+        is retried on the next step."""
+        if self._replicator.paused and not due_now:
             return None
-        lag_s = self._replicator.effective_lag_ms() / 1000
+        lag_s = 0.0 if due_now else self._replicator.effective_lag_ms() / 1000
         while True:
-            with self._inbox_lock:
-                head = self._inbox[0] if self._inbox else None
+            now = self._replicator._clock()
+            lost = self._replicator.lost_regions()
+            head, due = self._due(float("inf") if due_now else now - lag_s, lost)
             if head is None:
                 return None
-            due = head.made_at + lag_s - self._replicator._clock()
-            if due > 0:
-                return min(due, MAX_WAIT_S)
-            self._write(head.record)
+            if not due:
+                return (
+                    MAX_WAIT_S
+                    if head.source in lost
+                    else min(head.made_at + lag_s - now, MAX_WAIT_S)
+                )
+            # Oldest first: as many of the due changes at the head as one write carries.
+            batch = due[: self._writer.take(due)]
+            self._write(batch)
             with self._inbox_lock:
-                self._inbox.popleft()
+                for _ in batch:
+                    self._inbox.popleft()
+
+    def _due(self, made_by: float, lost: frozenset[str]) -> tuple[Change | None, list[Change]]:
+        """The inbox's head, and the changes from the head on made by ``made_by`` and not
+        from a ``lost`` region (as many as one write could carry)."""
+        with self._inbox_lock:
+            first = itertools.islice(self._inbox, MAX_CHANGES_PER_WRITE)
+            due = list(
+                itertools.takewhile(
+                    lambda change: change.made_at <= made_by and change.source not in lost, first
+                )
+            )
+            return (self._inbox[0] if self._inbox else None), due
 
     def lag(self, now: float, source: str | None = None) -> ReplicationLag:
         """This replica's lag, behind every region or behind ``source`` alone."""
@@ -211,30 +312,48 @@ class _RegionLink(_Loop):
             return ReplicationLag(0, 0)
         return ReplicationLag(max(0, round((now - min(times)) * 1000)), len(times))
 
-    def _write(self, record: dict[str, Any]) -> None:
-        fingerprint = _fingerprint(record)
-        change = record["dynamodb"]
-        client, table = self._replica.client, self._replica.table
-        self._echoes[fingerprint] += 1
+    def _write(self, batch: list[Change]) -> None:
+        fingerprints = [_fingerprint(change.record) for change in batch]
+        for fingerprint in fingerprints:
+            self._echoes[fingerprint] += 1
+        superseded = {
+            index
+            for index, change in enumerate(batch)
+            if self._written_at.get(_item_key(change.record), float("-inf")) > change.made_at
+        }
         try:
-            if record["eventName"] == "REMOVE":
-                answer = client.delete_item(
-                    TableName=table, Key=change["Keys"], ReturnValues="ALL_OLD"
-                )
-                if not answer.get("Attributes"):
-                    self._forget(fingerprint)  # nothing was there: no stream record
-            else:
-                client.put_item(TableName=table, Item=change["NewImage"])
+            wrote = self._writer.write(batch, superseded)
         except ClientError:
-            # Refused: the table never took it. A timeout keeps its echo, since the
+            # Refused: the table never took it. A timeout keeps its echoes, since the
             # write may have landed; an echo left over matches only this very image.
-            self._forget(fingerprint)
+            for fingerprint in fingerprints:
+                self._forget(fingerprint)
             raise
+        for change, fingerprint, made_record in zip(batch, fingerprints, wrote, strict=True):
+            if made_record:
+                self._note_written(_item_key(change.record), change.made_at)
+            else:
+                self._forget(fingerprint)  # superseded, or nothing to delete: no record
+
+    def _note_written(self, item: str, made_at: float) -> None:
+        """Remember when the item's newest write in this region was made at its source."""
+        if made_at > self._written_at.get(item, float("-inf")):
+            self._written_at[item] = made_at
 
     def _forget(self, fingerprint: str) -> None:
+        if fingerprint not in self._echoes:
+            return
         self._echoes[fingerprint] -= 1
         if self._echoes[fingerprint] <= 0:
             del self._echoes[fingerprint]
+
+
+def _made_by_replication(record: dict[str, Any]) -> bool:
+    return bool(record.get("userIdentity", {}).get("PrincipalId") == REPLICATION_PRINCIPAL)
+
+
+def _item_key(record: dict[str, Any]) -> str:
+    return json.dumps(record["dynamodb"]["Keys"], sort_keys=True, default=str)
 
 
 def _fingerprint(record: dict[str, Any]) -> str:

@@ -1,11 +1,19 @@
 """Stream plumbing moto lacks: a Lambda event source mapping, and the loops under it.
 
-* :class:`StreamReader` reads one stream from its start, shard by shard.
+* :class:`StreamReader` reads one stream from its start (or after a saved position),
+  shard by shard.
 * :class:`StreamPoller` reads one region's write-table stream and invokes that region's
   stream handler with Lambda-shaped batches, as the infra's event source mapping does:
   a failed record is retried from the first failure, a crashed invocation is split in
   two (``bisect_batch_on_error``), and a record that fails every attempt is parked.
 * The global-table stand-in that feeds those streams is :mod:`emulator.replication`.
+
+With a :class:`~emulator.positions.StreamPositions` (:meth:`StreamPoller.resume`), a
+poller saves how far it got after each batch it settles, and after a restart starts
+from there: the journal replays every stream record again, with the same sequence
+numbers (:mod:`emulator.journal`). So what a restart hands it again is at most the
+one batch it had in hand, which start-up applies before anyone can subscribe
+(:func:`emulator.deployment.catch_up`).
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from domain import records
 from emulator.faults import FaultRegistry
+from emulator.positions import POLLER, StreamPositions
 
 logger = logging.getLogger("gateway.streams")
 
@@ -28,7 +37,11 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 class StreamReader:
-    """Reads every shard of one stream from its start, remembering where it got to."""
+    """Reads every shard of one stream from its start, remembering where it got to.
+
+    :meth:`start_after` starts it after a sequence number instead: moto keeps one shard
+    per stream, so one number says where a reader got to.
+    """
 
     def __init__(
         self,
@@ -43,6 +56,11 @@ class StreamReader:
         self._rediscover_s = rediscover_s
         self._clock = clock
         self._discovered_at: float | None = None
+        self._after: str | None = None
+
+    def start_after(self, sequence: str | None) -> None:
+        """Skip every record up to ``sequence`` (None: skip nothing); before the first read."""
+        self._after = sequence
 
     def read(self, limit: int = 100) -> list[dict[str, Any]]:
         """The records written since the last read, oldest first, across shards."""
@@ -65,10 +83,12 @@ class StreamReader:
         for shard in description.get("Shards", []):
             shard_id = shard["ShardId"]
             if shard_id not in self._iterators:
+                start: dict[str, str] = {"ShardIteratorType": "TRIM_HORIZON"}
+                if self._after is not None:
+                    start = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER"}
+                    start["SequenceNumber"] = self._after
                 self._iterators[shard_id] = self._client.get_shard_iterator(
-                    StreamArn=self.stream_arn,
-                    ShardId=shard_id,
-                    ShardIteratorType="TRIM_HORIZON",
+                    StreamArn=self.stream_arn, ShardId=shard_id, **start
                 )["ShardIterator"]
 
 
@@ -102,6 +122,9 @@ class _Loop:
         """Do one round of work; return how long to wait before the next, if not the default."""
         raise NotImplementedError
 
+    def on_stop(self) -> None:
+        """The last thing the loop's thread does, after its last step."""
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
@@ -116,6 +139,10 @@ class _Loop:
                     logger.warning("%s: working again after %d failures", self.name, self._failures)
                     self._failures = 0
             self._stop.wait(self._interval if wait is None else wait)
+        try:
+            self.on_stop()
+        except (BotoCoreError, ClientError) as error:
+            logger.warning("%s: could not finish (%s)", self.name, _why(error))
 
 
 class InjectedCrash(RuntimeError):
@@ -169,18 +196,45 @@ class StreamPoller(_Loop):
         self._carried: list[dict[str, Any]] = []
         self._unsettled: dict[str, float | None] = {}
         self._unsettled_lock = threading.Lock()
+        # How far it read and has not saved yet (see resume).
+        self._positions: StreamPositions | None = None
+        self._reached: str | None = None
+
+    def resume(self, positions: StreamPositions) -> None:
+        """Save how far this poller got in ``positions``, and start after what it says."""
+        self._positions = positions
+        self._reader.start_after(positions.get(POLLER, self.region))
 
     def step(self) -> float | None:
-        if not self._carried:
-            raw_batch = self._reader.read()
-            made = {_sequence(raw): created_at(raw) for raw in raw_batch}
-            batch = [self._lambda_record(raw) for raw in raw_batch]
-            # The same filter the AWS event source mapping carries: event items only.
-            self._carried = [record for record in batch if _is_event_record(record)]
-            with self._unsettled_lock:
-                self._unsettled = {
-                    _sequence(record): made[_sequence(record)] for record in self._carried
-                }
+        self.take()
+        return None
+
+    def take(self) -> int:
+        """One step: read a batch unless one is carried, deliver, save how far it got;
+        how many records it read (start-up drives this until the stream is read)."""
+        read = 0 if self._carried else self._read()
+        self._deliver_carried()
+        self._save_position()
+        return read
+
+    def on_stop(self) -> None:
+        self._save_position()
+
+    def _read(self) -> int:
+        raw_batch = self._reader.read()
+        made = {_sequence(raw): created_at(raw) for raw in raw_batch}
+        batch = [self._lambda_record(raw) for raw in raw_batch]
+        # The same filter the AWS event source mapping carries: event items only.
+        self._carried = [record for record in batch if _is_event_record(record)]
+        with self._unsettled_lock:
+            self._unsettled = {
+                _sequence(record): made[_sequence(record)] for record in self._carried
+            }
+        if raw_batch:
+            self._reached = _sequence(raw_batch[-1])
+        return len(raw_batch)
+
+    def _deliver_carried(self) -> None:
         try:
             self.deliver(self._carried)
         finally:
@@ -188,7 +242,13 @@ class StreamPoller(_Loop):
             # neither applied nor parked is delivered again first, on the next step.
             with self._unsettled_lock:
                 self._carried = [r for r in self._carried if _sequence(r) in self._unsettled]
-        return None
+
+    def _save_position(self) -> None:
+        """Save how far the poller got once all it read is settled (applied or parked)."""
+        if self._positions is None or self._reached is None or self._carried:
+            return
+        self._positions.save(POLLER, self.region, self._reached)
+        self._reached = None
 
     def lag(self) -> tuple[int, int]:
         """``(lag ms, backlog)``: the age of the oldest record read and not yet applied

@@ -218,3 +218,28 @@ def error_type(status: int, body: dict[str, Any]) -> str:
     assert len(errors) == 1, body
     assert_clean_error(errors[0])
     return str(errors[0]["errorType"])
+
+
+def restart_gateway(gateway: Gateway, output: Path, *extra: str) -> Gateway:
+    """Start ``gateway dev`` again once ``gateway`` has stopped, with its state directory.
+
+    It listens on new free ports: the old ones may be taken by then (a client's
+    ephemeral port, say). The state directory moves along, since :func:`start_gateway`
+    names it after the port; nothing in it depends on where it is.
+    """
+    assert gateway.process.poll() is not None, "stop or kill the gateway first"
+    assert gateway.state_dir is not None
+    assert output.parent == gateway.output.parent, "the state directory sits beside the output"
+    port = free_base_port(max(len(gateway.urls), 2))
+    gateway.state_dir.rename(output.parent / f"state-{port}")
+    return start_gateway(output, port, *extra)
+
+
+def gateway_cli(gateway: Gateway, *words: str) -> subprocess.CompletedProcess[str]:
+    """Run ``gateway WORDS`` against the running ``gateway``, as an operator would."""
+    return subprocess.run(
+        [sys.executable, "-m", "emulator.cli", *words, "--state-dir", str(gateway.state_dir)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -23,6 +23,7 @@ from tests.e2e.support import (
     Gateway,
     error_type,
     free_base_port,
+    gateway_cli,
     post,
     start_gateway,
     stop_gateway,
@@ -63,15 +64,6 @@ def gateway(chaos_gateway: Gateway) -> Iterator[Gateway]:
 
 def chaos(gateway: Gateway, *words: str) -> subprocess.CompletedProcess[str]:
     return gateway_cli(gateway, "chaos", *words)
-
-
-def gateway_cli(gateway: Gateway, *words: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "emulator.cli", *words, "--state-dir", str(gateway.state_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def switch_on(gateway: Gateway, *words: str) -> str:

@@ -83,6 +83,8 @@ def test_the_runtime_settings_parse_what_the_stack_sets(
         assert settings.region == region
         assert settings.primary_region == config.primary
         assert settings.write_table == config.resource_name(keys.WRITE_TABLE)
+        # Each region reads every other region's copy of the control record as well.
+        assert set(settings.peer_regions) == set(config.regions) - {region}
 
 
 def test_resolver_function_may_write_the_write_table_in_every_region(

@@ -123,3 +123,27 @@ def test_an_unreachable_primary_needs_force(cloud: Cloud) -> None:
         records.MODE_ACTIVE,
         0,
     )
+
+
+def test_a_failback_before_the_promotion_has_replicated_is_refused(cloud: Cloud) -> None:
+    """GIVEN a planned failover to eu-west-1 whose promotion has not reached us-east-1 yet
+    (us-east-1 still holds its own fence) WHEN the operator fails back to us-east-1 THEN
+    it is refused as not caught up and neither region's control changes, rather than
+    us-east-1 promoting itself while eu-west-1 keeps taking writes; once replication has
+    caught up, the failback fences eu-west-1 and goes through."""
+    table = cloud.primary.settings.write_table
+    _run(cloud, REPLICA)
+
+    with pytest.raises(FailoverError, match="replication has not caught up"):
+        _run(cloud, PRIMARY)
+    held = {
+        region: read_control(client, table, PRIMARY) for region, client in _clients(cloud).items()
+    }
+    cloud.settle()
+    report = _run(cloud, PRIMARY)
+
+    assert held == {
+        PRIMARY: (PRIMARY, records.MODE_READ_ONLY, 1),
+        REPLICA: (REPLICA, records.MODE_ACTIVE, 2),
+    }
+    assert (report.old_primary, report.new_primary, report.epoch) == (REPLICA, PRIMARY, 4)

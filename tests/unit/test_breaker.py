@@ -139,3 +139,24 @@ def test_no_more_than_the_allowed_attempts() -> None:
     with pytest.raises(PrimaryUnavailable):
         guard.call(operation)
     assert operation.calls == MAX_ATTEMPTS
+
+
+def test_a_probe_the_primary_answers_with_a_lost_race_closes_the_breaker() -> None:
+    """GIVEN an open breaker WHEN, after the cool-down, its probe meets a failed condition
+    (the primary answered) THEN the breaker closes, and later calls go out again instead
+    of being refused for good."""
+    clock = ManualClock()
+    guard, _ = _guard(clock)
+    for _ in range(FAILURES_TO_OPEN):
+        guard.breaker.record_failure()
+    clock.advance(COOL_DOWN_S)
+
+    def conflict() -> str:
+        raise VersionConflict("moved")
+
+    with pytest.raises(VersionConflict):
+        guard.call(conflict)
+    clock.advance(COOL_DOWN_S * 10)
+
+    assert not guard.breaker.is_open
+    assert guard.call(lambda: "written") == "written"

@@ -141,6 +141,33 @@ def test_a_failed_read_keeps_the_last_known_control_until_the_next_expiry(
     assert recovered == Control("eu-west-1", "ACTIVE", 6)
 
 
+def test_a_read_slower_than_the_ttl_is_reused_for_the_ttl_after_it_ends() -> None:
+    """GIVEN a replica that hangs until the client gives up, longer than the TTL WHEN the
+    control is asked for again right after that read failed THEN it is not read again
+    (each call would otherwise wait out the timeout) until a TTL has passed."""
+
+    class Hanging(FakeControlClient):
+        def get_item(self, *, TableName: str, Key: dict[str, Any]) -> dict[str, Any]:
+            clock.advance(1.6)  # the client's timeouts
+            return super().get_item(TableName=TableName, Key=Key)
+
+    clock = ManualClock()
+    client = Hanging(control_item("eu-west-1", "ACTIVE", 2))
+    record = _record(client, clock, ttl_s=0.1)
+    known = record.current()
+    client.failure = EndpointConnectionError(endpoint_url="https://dynamodb.local")
+    clock.advance(0.1)
+
+    answers = [record.current(), record.current()]
+    reads_right_after = client.reads
+    clock.advance(0.1)
+    answers.append(record.current())
+
+    assert answers == [known] * 3
+    assert reads_right_after == 2
+    assert client.reads == 3
+
+
 def test_a_failed_first_read_serves_the_default() -> None:
     """GIVEN a region that has never read the control WHEN its replica cannot be read
     THEN the deployment default holds: the region keeps taking writes as deployed."""
@@ -204,7 +231,7 @@ def test_a_malformed_control_item_is_ignored_and_logged(
         seen = record.current()
 
     assert seen == known
-    assert "control record in table gateway-write ignored" in caplog.text
+    assert "control record in table gateway-write (this region) ignored" in caplog.text
     assert f"({named} must" in caplog.text
 
 
@@ -263,3 +290,60 @@ def test_a_commit_while_paused_is_refused_before_any_client_is_made() -> None:
         store.commit(change)
 
     assert clients.made == []
+
+
+def _with_peer(
+    own: FakeControlClient, peer: FakeControlClient, clock: ManualClock
+) -> ControlRecord:
+    return ControlRecord(own, "gateway-write", DEFAULT, TTL_S, clock, peers={"eu-west-1": peer})
+
+
+def test_a_peers_copy_with_a_higher_epoch_wins_over_this_regions_stale_one() -> None:
+    """GIVEN us-east-1, lost during a forced failover, back with its own copy still naming
+    itself ACTIVE at epoch 0, and eu-west-1's copy naming eu-west-1 at epoch 1 WHEN
+    us-east-1 asks where writes go THEN to eu-west-1: it does not take writes itself."""
+    own = FakeControlClient(control_item("us-east-1", "ACTIVE", 0))
+    peer = FakeControlClient(control_item("eu-west-1", "ACTIVE", 1))
+
+    control = _with_peer(own, peer, ManualClock()).writable()
+
+    assert control == Control("eu-west-1", "ACTIVE", 1)
+
+
+def test_this_regions_copy_wins_when_it_is_newer_or_as_new() -> None:
+    """GIVEN a peer that trails (its copy is older, or has none) WHEN asked THEN this
+    region's own copy holds; on an equal epoch, too."""
+    own = FakeControlClient(control_item("eu-west-1", "READ_ONLY", 3))
+    trailing = FakeControlClient(control_item("us-east-1", "ACTIVE", 2))
+    empty = FakeControlClient()
+    equal = FakeControlClient(control_item("us-east-1", "ACTIVE", 3))
+
+    answers = [_with_peer(own, peer, ManualClock()).current() for peer in (trailing, empty, equal)]
+
+    assert answers == [Control("eu-west-1", "READ_ONLY", 3)] * 3
+
+
+def test_an_unreachable_peer_keeps_its_last_copy_and_is_not_asked_again_at_once() -> None:
+    """GIVEN a peer read once (epoch 2), then lost WHEN the control is refreshed every TTL
+    THEN its last copy still counts, and it is asked again only after PEER_RETRY_S, so a
+    hanging peer does not cost every refresh a timeout."""
+    from domain.control import PEER_RETRY_S
+
+    clock = ManualClock()
+    own = FakeControlClient(control_item("us-east-1", "ACTIVE", 1))
+    peer = FakeControlClient(control_item("eu-west-1", "ACTIVE", 2))
+    record = ControlRecord(own, "gateway-write", DEFAULT, 0.1, clock, peers={"eu-west-1": peer})
+    record.current()
+    peer.failure = EndpointConnectionError(endpoint_url="https://dynamodb.eu-west-1")
+
+    answers = []
+    for _ in range(5):
+        clock.advance(0.1)
+        answers.append(record.current())
+    reads_while_lost = peer.reads
+    clock.advance(PEER_RETRY_S)
+    record.current()
+
+    assert answers == [Control("eu-west-1", "ACTIVE", 2)] * 5
+    assert reads_while_lost == 2  # the first read, and the one that failed
+    assert peer.reads == 3

@@ -247,6 +247,48 @@ def test_a_region_that_is_down_gets_every_change_in_order_once_it_is_back() -> N
     assert names == ["one", "two", "three"]
 
 
+def test_a_lost_region_keeps_what_it_had_not_shipped_until_it_is_back() -> None:
+    """GIVEN a 200 ms replication lag and a change us-east-1 made and replication already
+    read WHEN us-east-1 is lost before the lag has passed THEN no other region gets it,
+    however long they wait (it is the RPO of a failover now); WHEN us-east-1 is back THEN
+    it arrives everywhere."""
+    cloud = Deployment(lag_ms=200)
+    cloud.tables["us-east-1"].put_item(TableName="t", Item=item("ORDER#o-1"))
+    cloud.settle()
+    outage = cloud.fault(kind="outage", region="us-east-1", mode="fail")
+
+    cloud.clock.now += 60
+    cloud.settle()
+    while_lost = cloud.everywhere("ORDER#o-1")
+    cloud.faults.clear(outage)
+    cloud.settle()
+
+    assert while_lost[1:] == [None, None]
+    assert None not in cloud.everywhere("ORDER#o-1")
+
+
+def test_a_lost_regions_late_change_loses_to_a_newer_write_of_the_same_item() -> None:
+    """GIVEN us-east-1 lost with a change of PRODUCT#p-1 still in transit, and eu-west-1,
+    promoted, writing the same item a second later WHEN us-east-1 is back and its old
+    change arrives THEN every region keeps eu-west-1's newer write: the last writer
+    wins, as in DynamoDB, and nobody's stock goes back in time."""
+    cloud = Deployment(lag_ms=200)
+    cloud.tables["us-east-1"].put_item(TableName="t", Item=item("PRODUCT#p-1", stock="7"))
+    cloud.settle()
+    outage = cloud.fault(kind="outage", region="us-east-1", mode="fail")
+    cloud.clock.now += 1
+    cloud.tables["eu-west-1"].put_item(TableName="t", Item=item("PRODUCT#p-1", stock="5"))
+    cloud.clock.now += 60
+    cloud.settle()
+
+    cloud.faults.clear(outage)
+    cloud.clock.now += 1
+    cloud.settle(rounds=10)
+
+    assert cloud.everywhere("PRODUCT#p-1") == [item("PRODUCT#p-1", stock="5")] * 3
+    assert cloud.replicator.backlog == 0
+
+
 # --- the stream poller ---------------------------------------------------------------
 
 
