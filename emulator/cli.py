@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
-from emulator import chaos, failover, operations
+from emulator import chaos, failover, mock, mock_cli, operations, schema_cli
 from emulator.admin import build_admin
 from emulator.auth import (
     DEFAULT_ACCESS_KEY_ID,
@@ -21,10 +21,12 @@ from emulator.auth import (
     DEFAULT_SECRET_ACCESS_KEY,
     LocalCredentials,
 )
-from emulator.deployment import LocalDeployment, Topology
+from emulator.deployment import LocalDeployment, Restored, Topology
 from emulator.http import build_app
+from emulator.journal import Journal, JournalCorrupt, JournalInUse
 from emulator.jwt_issuer import DEFAULT_TTL_S, LocalIssuer
 from emulator.limits import DEFAULT_MAX_DEPTH, Limits
+from emulator.mock_admin import build_mock_admin
 from emulator.seed import seed
 from emulator.statefile import DEFAULT_STATE_DIR, NotRunning, RunningDev, announce, withdraw
 
@@ -38,6 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _dev(parser, args)
     if args.command == "token":
         return _token(parser, args)
+    if args.command == "schema":
+        return schema_cli.run(args)
+    if args.command == "mock":
+        try:
+            return mock_cli.run(args)
+        except NotRunning as error:
+            print(f"gateway: {error}", file=sys.stderr)
+            return 1
     if args.command in ("projections", "dlq", "chaos", "status", "failover"):
         try:
             if args.command in ("chaos", "status"):
@@ -82,7 +92,24 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--state-dir",
         default=DEFAULT_STATE_DIR,
-        help="where the other gateway commands find this one (default .gateway)",
+        help="where the tables, signing key and stream positions are kept across restarts, "
+        "and where the other gateway commands find this one (default .gateway)",
+    )
+    dev.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start with empty tables, forgetting what --state-dir kept (the signing key stays)",
+    )
+    dev.add_argument(
+        "--mock",
+        nargs="?",
+        const=mock.MISSING,
+        choices=mock.MODES,
+        help="answer with generated data where no resolver exists yet, or for every field "
+        "with --mock all; `gateway mock emit FIELD` pushes a subscription event",
+    )
+    dev.add_argument(
+        "--mock-seed", type=int, default=0, help="the same seed, the same mock data (0)"
     )
     token = commands.add_parser(
         "token", help="print a JWT that gateway dev accepts, as a Cognito ID token"
@@ -94,6 +121,8 @@ def _parser() -> argparse.ArgumentParser:
     operations.add_commands(commands)
     chaos.add_commands(commands)
     failover.add_command(commands)
+    schema_cli.add_command(commands)
+    mock_cli.add_command(commands)
     return parser
 
 
@@ -128,20 +157,29 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
     limits = Limits(max_depth=args.max_depth, rate_per_second=args.rate_limit)
     issuer = LocalIssuer.in_state_dir(state_dir)
+    journal = Journal.in_state_dir(state_dir, fresh=args.fresh)
     try:
-        deployment = LocalDeployment(topology, credentials, limits, issuer)
+        deployment = LocalDeployment(topology, credentials, limits, issuer, journal=journal)
+    except (JournalCorrupt, JournalInUse) as error:
+        print(f"gateway dev: {error}", file=sys.stderr, flush=True)
+        return 2
     except ValueError as error:  # a GATEWAY_* variable that cannot work, named in it
         parser.error(str(error))
+    if deployment.restored is not None:
+        _announce_restored(journal, deployment.restored)
     try:
-        deployment.start()
         if args.seed:
             seeded = seed(deployment.settings[0])
             print(f"gateway dev: seeded {seeded} sample products", flush=True)
         admin = build_admin(deployment)
+        mocked = mock.install(deployment.regions, args.mock, args.mock_seed) if args.mock else None
+        mock_admin = build_mock_admin(deployment.regions, mocked, args.mock)
+        if args.mock:
+            print(f"gateway dev: mock mode ({args.mock}), seed {args.mock_seed}", flush=True)
         servers = [
             _QuietServer(
                 uvicorn.Config(
-                    build_app(region, admin),
+                    build_app(region, admin, mock_admin),
                     host=args.host,
                     port=args.port + index,
                     log_level="warning",
@@ -157,12 +195,18 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             urls=[topology.url(index) for index in range(len(regions))],
             credentials=credentials,
         )
+
+        def on_ready() -> None:
+            # The stream handlers publish through the regions: start them once they listen.
+            deployment.start()
+            announce(state_dir, running)
+
         asyncio.run(
             _serve(
                 servers,
                 topology,
                 credentials,
-                on_ready=lambda: announce(state_dir, running),
+                on_ready=on_ready,
                 on_stopping=deployment.stop_streams,
             )
         )
@@ -227,6 +271,15 @@ def _announce(topology: Topology, credentials: LocalCredentials) -> None:
         "  Ctrl-C stops everything.",
     ]
     print("\n".join(lines), flush=True)
+
+
+def _announce_restored(journal: Journal, restored: Restored) -> None:
+    kept = "compacted" if restored.compacted else "not compacted: the streams could not catch up"
+    print(
+        f"gateway dev: restored {restored.changes} changes from {journal.path} in "
+        f"{restored.seconds:.1f} s ({kept}, {journal.size() / 1e6:.1f} MB)",
+        flush=True,
+    )
 
 
 class _QuietServer(uvicorn.Server):

@@ -15,8 +15,12 @@ from emulator.jwt_issuer import LocalIssuer
 from emulator.limits import Limits
 from emulator.streams import StreamPoller, StreamReader
 from emulator.subscriptions import Subscriptions
+from emulator.telemetry import RegionMetrics
+from projections.observability import Observability
 from projections.settings import Settings
+from projections.stream import SERVICE as PROJECTIONS_SERVICE
 from projections.stream import build_projector
+from resolvers.handler import SERVICE as RESOLVERS_SERVICE
 from resolvers.handler import ResolverHandler, build_handler
 
 
@@ -43,7 +47,11 @@ class LambdaPool:
 
 
 class RegionRuntime:
-    """Everything one region runs, wired from that region's settings."""
+    """Everything one region runs, wired from that region's settings.
+
+    Its Lambdas' EMF metrics go to :attr:`metrics`, not to stdout; their log lines go
+    to stdout, as on Lambda.
+    """
 
     def __init__(
         self,
@@ -58,12 +66,18 @@ class RegionRuntime:
         self.credentials = credentials
         self.issuer = issuer
         self.limits = limits or Limits()
-        pool = LambdaPool(lambda: build_handler(settings))
-        self.executor = Executor(schema, pool, self.limits)
-        self.subscriptions = Subscriptions(
-            schema, self.executor.subscribed_mutations, self.limits, pool
+        self.metrics = RegionMetrics()
+        resolvers = self._observability(RESOLVERS_SERVICE)
+        # The region's resolver Lambda; mock mode (emulator.mock) stands in front of it.
+        self.resolver_lambda: Callable[[dict[str, Any]], Any] = LambdaPool(
+            lambda: build_handler(settings, resolvers)
         )
-        projector = build_projector(settings, credentials.botocore())
+        self.executor = Executor(schema, self.invoke, self.limits)
+        self.subscriptions = Subscriptions(
+            schema, self.executor.subscribed_mutations, self.limits, self.invoke
+        )
+        projections = self._observability(PROJECTIONS_SERVICE)
+        projector = build_projector(settings, credentials.botocore(), projections)
         self.dead_letters = DeadLetters(settings.dynamodb(settings.region), settings.region)
         self.poller = StreamPoller(
             settings.region,
@@ -76,6 +90,19 @@ class RegionRuntime:
     @property
     def name(self) -> str:
         return self.settings.region
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        """One invocation of the region's resolver Lambda, or of what stands in for it."""
+        return self.resolver_lambda(event)
+
+    def _observability(self, service: str) -> Observability:
+        settings = self.settings
+        return Observability(
+            service,
+            region=settings.region,
+            namespace=settings.metrics_namespace,
+            emf_sink=self.metrics.record,
+        )
 
     def authenticate(
         self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None

@@ -89,6 +89,8 @@ class RegionStack(Stack):
             "GATEWAY_WRITE_TABLE": write_table,
             "GATEWAY_PROJECTION_TABLE": projections.table_name,
             "GATEWAY_CONTROL_CACHE_MS": CONTROL_CACHE_MS,
+            # Every region reads its peers' copies of the control record too.
+            "GATEWAY_REGIONS": ",".join(config.regions),
         }
         self.api = GraphqlApi(self, "Api", config, users).api
         token_secret = SecretValue.secrets_manager(config.resource_name(TOKEN_SECRET))

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from projections import keys
 
 DEFAULT_TOKEN_SECRET = "gateway-local-token-secret"
+_REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
+# infra.observability.METRICS_NAMESPACE sets the same through POWERTOOLS_METRICS_NAMESPACE;
+# gateway dev sets no variable, so its figures carry this one (tests/infra checks they agree).
+DEFAULT_METRICS_NAMESPACE = "Gateway"
 
 
 class Settings(NamedTuple):
@@ -18,6 +23,11 @@ class Settings(NamedTuple):
     DynamoDB itself and ``appsync_url`` comes from the stack. ``primary_region`` is the
     deployment's default: the control record in the write table overrides it, and
     ``control_cache_ms`` says how long each execution environment reuses a read of it.
+    ``peer_regions`` are the deployment's other regions (``GATEWAY_REGIONS`` lists them
+    all), whose copies of the control record this region reads too.
+    ``tracing`` builds powertools' Tracer, which costs about 330 ms of cold start: only
+    ``POWERTOOLS_TRACE_DISABLED=false`` (set by infra when ``gateway:xray`` is on) asks
+    for it; unset, it stays off, unlike powertools' own default.
     """
 
     region: str
@@ -29,6 +39,9 @@ class Settings(NamedTuple):
     token_secret: str = DEFAULT_TOKEN_SECRET
     min_version_wait_ms: int = 1000
     control_cache_ms: int = 5000
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
+    tracing: bool = False
+    peer_regions: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,11 +57,14 @@ class Settings(NamedTuple):
             token_secret=env.get("GATEWAY_TOKEN_SECRET", DEFAULT_TOKEN_SECRET),
             min_version_wait_ms=_milliseconds(env, "GATEWAY_MIN_VERSION_WAIT_MS", 1000),
             control_cache_ms=_milliseconds(env, "GATEWAY_CONTROL_CACHE_MS", 5000),
+            metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
+            tracing=_tracing_asked(env),
+            peer_regions=_peer_regions(env, region),
         )
 
     def dynamodb(self, region: str) -> Any:
         """A DynamoDB client for ``region`` with short timeouts, so no request hangs."""
-        return self._client(region, connect_timeout=1, read_timeout=2, max_attempts=2)
+        return self._client(region, connect_timeout=1, read_timeout=2, attempts=3)
 
     def write_dynamodb(self, region: str) -> Any:
         """A client for the primary's write table: one attempt, bounded to 1.3 s.
@@ -56,10 +72,10 @@ class Settings(NamedTuple):
         :class:`domain.breaker.Guard` retries it within its own deadline, so a write to
         an unreachable primary is refused within 2 s.
         """
-        return self._client(region, connect_timeout=0.5, read_timeout=0.8, max_attempts=1)
+        return self._client(region, connect_timeout=0.5, read_timeout=0.8, attempts=1)
 
     def _client(
-        self, region: str, *, connect_timeout: float, read_timeout: float, max_attempts: int
+        self, region: str, *, connect_timeout: float, read_timeout: float, attempts: int
     ) -> Any:
         import boto3
         from botocore.config import Config
@@ -67,12 +83,29 @@ class Settings(NamedTuple):
         config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"max_attempts": max_attempts, "mode": "standard"},
+            # total_max_attempts counts the first try; botocore's max_attempts counts retries.
+            retries={"total_max_attempts": attempts, "mode": "standard"},
             account_id_endpoint_mode="disabled",
         )
         return boto3.client(
             "dynamodb", region_name=region, endpoint_url=self.endpoint_url, config=config
         )
+
+
+def _tracing_asked(env: Mapping[str, str]) -> bool:
+    """True only when ``POWERTOOLS_TRACE_DISABLED`` says false in so many words.
+
+    Raises
+    ------
+    ValueError
+        Naming the variable, for a value that is neither true nor false.
+    """
+    raw = env.get("POWERTOOLS_TRACE_DISABLED", "").strip().lower()
+    if raw in ("", "1", "true", "yes", "on"):
+        return False
+    if raw in ("0", "false", "no", "off"):
+        return True
+    raise ValueError(f"POWERTOOLS_TRACE_DISABLED must be true or false; got {raw!r}")
 
 
 def _milliseconds(env: Mapping[str, str], name: str, default: int) -> int:
@@ -96,3 +129,19 @@ def _milliseconds(env: Mapping[str, str], name: str, default: int) -> int:
     if value < 0:
         raise ValueError(f"{name} must be 0 or more milliseconds; got {value}")
     return value
+
+
+def _peer_regions(env: Mapping[str, str], region: str) -> tuple[str, ...]:
+    """The regions ``GATEWAY_REGIONS`` lists (comma-separated), this one left out.
+
+    Raises
+    ------
+    ValueError
+        A name that is not a region's, quoted.
+    """
+    raw = env.get("GATEWAY_REGIONS", "")
+    names = [name.strip() for name in raw.split(",") if name.strip()]
+    for name in names:
+        if not _REGION_NAME.fullmatch(name):
+            raise ValueError(f"GATEWAY_REGIONS must list region names; {name!r} is not one")
+    return tuple(dict.fromkeys(name for name in names if name != region))

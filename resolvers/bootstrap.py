@@ -28,18 +28,23 @@ def build_services(settings: Settings) -> Services:
     The control record is read from THIS region's replica of the write table with the
     write path's one-attempt client, so a region whose own DynamoDB hangs answers a
     mutation within the write path's bounds instead of the read client's retries; that
-    client also writes when this region is the primary.
+    client also writes when this region is the primary. The peers' copies are read with
+    their write clients too (see :mod:`domain.control`).
     """
-    local_writes = settings.write_dynamodb(settings.region)
+    clients = {settings.region: settings.write_dynamodb(settings.region)}
+    clients.update((peer, settings.write_dynamodb(peer)) for peer in settings.peer_regions)
     control = ControlRecord(
-        local_writes,
+        clients[settings.region],
         settings.write_table,
         default=Control(settings.primary_region, records.MODE_ACTIVE, 0),
         ttl_s=settings.control_cache_ms / 1000,
+        peers={peer: clients[peer] for peer in settings.peer_regions},
     )
 
     def write_client(region: str) -> Any:
-        return local_writes if region == settings.region else settings.write_dynamodb(region)
+        if region not in clients:
+            clients[region] = settings.write_dynamodb(region)
+        return clients[region]
 
     return Services(
         settings=settings,
