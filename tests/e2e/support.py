@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -94,13 +95,17 @@ def port_is_free(port: int, host: str = "127.0.0.1", *, as_a_server: bool = Fals
     return True
 
 
-def free_base_port(count: int = 2, attempts: int = 50) -> int:
+# Below Linux's ephemeral range (32768 and up): a port the kernel hands out to any
+# outgoing connection, or to the moto server gateway dev starts on port 0, could be taken
+# between this choice and the bind.
+_PORTS = range(20_000, 32_000)
+
+
+def free_base_port(count: int = 2, attempts: int = 200) -> int:
     """A port P such that P .. P+count-1 are all free on loopback right now."""
     for _ in range(attempts):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count <= 65535 and all(port_is_free(base + i) for i in range(count)):
+        base = random.randrange(_PORTS.start, _PORTS.stop - count)
+        if all(port_is_free(base + i) for i in range(count)):
             return base
     raise RuntimeError(f"no {count} consecutive free ports found")
 
