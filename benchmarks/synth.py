@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.report import Row, judged, limit_text
+from benchmarks.stats import Summary
+
+PART = "synth"
 REPOSITORY = Path(__file__).resolve().parent.parent
 REGIONS = "us-east-1,eu-west-1,ap-southeast-2"
 RUNS = 3
@@ -35,20 +38,31 @@ def _synth_once(outdir: str) -> float:
     return time.perf_counter() - started
 
 
-def rows() -> list[dict[str, str]]:
+def measure(runs: int = RUNS) -> tuple[list[float], float]:
+    """Seconds per synth, and the largest resident set (MiB) of any process they started:
+    Python or Node.js."""
     with tempfile.TemporaryDirectory() as outdir:
-        times = [_synth_once(outdir) for _ in range(RUNS)]
-    # The largest resident set of any process the synths started: Python or Node.js.
-    peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    median = statistics.median(times)
+        times = [_synth_once(outdir) for _ in range(runs)]
+    return times, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+def rows(figures: tuple[list[float], float]) -> list[Row]:
+    times, peak_mib = figures
+    synth = Summary.of(times)
+    ratio = synth.median / CI_LIMIT_S
     return [
-        {
-            "figure": f"synth of 3 regions + edge (4 stacks, cdk-nag on): {median:.1f} s "
-            f"(min {min(times):.1f}, max {max(times):.1f}, n={RUNS}); "
+        Row(
+            part=PART,
+            key="synth of 3 regions + edge (4 stacks, cdk-nag on)",
+            figure=f"synth of 3 regions + edge (4 stacks, cdk-nag on): {synth.text('s', 1)}; "
             f"peak RSS of one process {peak_mib:.0f} MiB",
-            "against": f"CI time limit: {CI_LIMIT_S // 60} min",
-            "ratio": f"{median / CI_LIMIT_S:.4f}",
-            "limit": "well under 1",
-            "verdict": "within" if median < CI_LIMIT_S / 10 else "over",
-        }
+            against=f"CI time limit: {CI_LIMIT_S // 60} min; ratio = synth / limit",
+            ratio=ratio,
+            limit=limit_text(0.1, "lower"),
+            verdict=judged(ratio, 0.1, "lower"),
+        )
     ]
+
+
+def run() -> list[Row]:
+    return rows(measure())
