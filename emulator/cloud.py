@@ -81,6 +81,7 @@ class LocalCloud:
         moto_fixes.install_iterator_expiry()
         moto_fixes.install_write_marks()
         moto_fixes.install_dispatch_cache()
+        moto_fixes.install_module_list_cache()
         self.faults = faults or FaultRegistry()
         self.journal = journal
         self._lock = threading.Lock()

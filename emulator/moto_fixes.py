@@ -22,6 +22,8 @@ For durable local state (:mod:`emulator.journal`), three more:
   (replication's own, :mod:`emulator.replication`) shows on its stream record as made by
   replication (``userIdentity``, as DynamoDB shows its TTL deletions), so replication
   never copies it back, even after a restart, when replaying the journal marks it again.
+* :func:`install_module_list_cache`: moto lists its package folder on every request to
+  tell a service's host; the list is kept.
 * :func:`install_dispatch_cache`: moto lists a handler's methods with ``inspect`` on
   every request; they never change, so the list is kept. A small ``PutItem`` sent
   straight to moto's app (as a replay does) took 0.64 ms instead of 0.79 ms.
@@ -39,6 +41,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import moto.backends
 import moto.core.responses
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
@@ -134,6 +137,25 @@ def install_write_marks() -> None:
     call_action_marked.reads_marks = True  # type: ignore[attr-defined]
     DynamoHandler.call_action = call_action_marked  # type: ignore[method-assign]
     StreamShard.add = add_marked  # type: ignore[method-assign]
+
+
+def install_module_list_cache() -> None:
+    """List moto's service folders once, not on every request (idempotent to call).
+
+    moto's app asks ``list_of_moto_modules()`` whether a request's host names a service,
+    and that lists moto's package folder (about 170 entries) each time: 40% of the time
+    moto's lock was held during a catch-up (py-spy). The folder does not change while
+    the process runs.
+    """
+    if getattr(moto.backends.list_of_moto_modules, "cached", False):
+        return
+    modules = tuple(moto.backends.list_of_moto_modules())
+
+    def listed() -> tuple[str, ...]:
+        return modules
+
+    listed.cached = True  # type: ignore[attr-defined]
+    moto.backends.list_of_moto_modules = listed
 
 
 def install_dispatch_cache() -> None:
