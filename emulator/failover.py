@@ -84,43 +84,42 @@ def failover(
         raise FailoverError(
             f"{to_region} is not a region of this deployment ({', '.join(clients)})"
         )
-    try:
-        current = read_control(clients[to_region], table, default_primary)
-    except (BotoCoreError, ClientError) as error:
+    copies, unreachable = _copies(clients, table, default_primary)
+    if to_region in unreachable:
         raise FailoverError(
-            f"{to_region} cannot be reached ({type(error).__name__}), so it cannot become "
+            f"{to_region} cannot be reached ({unreachable[to_region]}), so it cannot become "
             "the primary now; nothing was changed"
-        ) from None
+        )
+    # Every region follows the highest epoch among the copies it reads (domain.control),
+    # and so does the failover: the primary to fence is the latest one, wherever its
+    # promotion has replicated so far.
+    current = max(copies.values(), key=lambda control: control.epoch)
     old = current.primary_region
     if old == to_region and current.mode == records.MODE_ACTIVE:
         raise FailoverError(f"{to_region} is already the primary (epoch {current.epoch})")
     if force:
         lag = replication_lag_ms(old, to_region) if old != to_region else 0
-        # Above every copy it can read, so the promotion outranks them all (each region
-        # follows the highest epoch among the copies it reads, see domain.control).
-        epoch = max([current.epoch, *_reachable_epochs(clients, table, default_primary)]) + 1
-        _put(clients[to_region], table, Control(to_region, records.MODE_ACTIVE, epoch), current)
+        # Above every copy it can read, so the promotion outranks them all.
+        epoch = current.epoch + 1
+        promoted = Control(to_region, records.MODE_ACTIVE, epoch)
+        _put(clients[to_region], table, promoted, copies[to_region])
         return FailoverReport(old, to_region, epoch, True, lag, _ms(clock() - started))
-    fence = Control(old, records.MODE_READ_ONLY, current.epoch + 1)
-    # Every region's copy must hold the same epoch: a region that has not yet heard of
-    # the last failover (its copy may even name itself, fenced) would otherwise fence
-    # and promote itself while the real primary keeps taking writes.
-    for region, client in clients.items():
-        if region in (old, to_region):
-            continue
-        try:
-            _same_epoch(region, read_control(client, table, default_primary), to_region, current)
-        except (BotoCoreError, ClientError) as error:
+    for region, why in unreachable.items():
+        if region != old:
             raise FailoverError(
-                f"the control record in {region} cannot be read ({type(error).__name__}), so "
-                "this failover could miss a newer one; check that region, or add --force"
-            ) from None
+                f"the control record in {region} cannot be read ({why}), so this failover "
+                "could miss a newer one; check that region, or add --force"
+            )
+    fence = Control(old, records.MODE_READ_ONLY, current.epoch + 1)
     try:
-        _same_epoch(old, read_control(clients[old], table, default_primary), to_region, current)
+        if old in unreachable:
+            raise EndpointUnreachable(unreachable[old])
+        _same_epoch(old, copies[old], current)
         _put(clients[old], table, fence, current)
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, EndpointUnreachable) as error:
+        why = str(error) if isinstance(error, EndpointUnreachable) else type(error).__name__
         raise FailoverError(
-            f"the primary {old} cannot be reached ({type(error).__name__}); to promote "
+            f"the primary {old} cannot be reached ({why}); to promote "
             f"{to_region} anyway, accepting the loss of what has not replicated, add --force"
         ) from None
     _wait_for(clients[to_region], table, default_primary, fence, drain_timeout_s, clock, pause)
@@ -129,20 +128,28 @@ def failover(
     return FailoverReport(old, to_region, promoted.epoch, False, 0, _ms(clock() - started))
 
 
-def _reachable_epochs(clients: Mapping[str, Any], table: str, default_primary: str) -> list[int]:
-    epochs = []
-    for client in clients.values():
+class EndpointUnreachable(Exception):
+    """A region whose control record could not be read; the message names the error."""
+
+
+def _copies(
+    clients: Mapping[str, Any], table: str, default_primary: str
+) -> tuple[dict[str, Control], dict[str, str]]:
+    """Each reachable region's copy of the control record, and why the others failed."""
+    copies: dict[str, Control] = {}
+    unreachable: dict[str, str] = {}
+    for region, client in clients.items():
         try:
-            epochs.append(read_control(client, table, default_primary).epoch)
-        except (BotoCoreError, ClientError):
-            continue  # a lost region: its copy is what the promotion must outrank later
-    return epochs
+            copies[region] = read_control(client, table, default_primary)
+        except (BotoCoreError, ClientError) as error:
+            unreachable[region] = type(error).__name__
+    return copies, unreachable
 
 
-def _same_epoch(region: str, held: Control, to_region: str, current: Control) -> None:
+def _same_epoch(region: str, held: Control, current: Control) -> None:
     if held.epoch != current.epoch:
         raise FailoverError(
-            f"{region} holds epoch {held.epoch} but {to_region} holds {current.epoch}: "
+            f"{region} holds epoch {held.epoch} but the latest is {current.epoch}: "
             "replication has not caught up; wait and try again"
         )
 

@@ -125,25 +125,28 @@ def test_an_unreachable_primary_needs_force(cloud: Cloud) -> None:
     )
 
 
-def test_a_failback_before_the_promotion_has_replicated_is_refused(cloud: Cloud) -> None:
+def test_a_failback_before_the_promotion_has_replicated_fences_the_real_primary(
+    cloud: Cloud,
+) -> None:
     """GIVEN a planned failover to eu-west-1 whose promotion has not reached us-east-1 yet
-    (us-east-1 still holds its own fence) WHEN the operator fails back to us-east-1 THEN
-    it is refused as not caught up and neither region's control changes, rather than
-    us-east-1 promoting itself while eu-west-1 keeps taking writes; once replication has
-    caught up, the failback fences eu-west-1 and goes through."""
+    (us-east-1 still holds its own fence, epoch 1) WHEN the operator fails back to
+    us-east-1 THEN the failback fences eu-west-1, the latest primary by epoch (2), rather
+    than trusting us-east-1's stale copy and promoting it while eu-west-1 keeps taking
+    writes; once the fence has drained, us-east-1 is promoted above it, and every region
+    ends up naming us-east-1 at that epoch."""
     table = cloud.primary.settings.write_table
     _run(cloud, REPLICA)
+    stale = read_control(_clients(cloud)[PRIMARY], table, PRIMARY)
 
-    with pytest.raises(FailoverError, match="replication has not caught up"):
-        _run(cloud, PRIMARY)
+    report = _run(cloud, PRIMARY)
+    cloud.settle()
     held = {
         region: read_control(client, table, PRIMARY) for region, client in _clients(cloud).items()
     }
-    cloud.settle()
-    report = _run(cloud, PRIMARY)
 
-    assert held == {
-        PRIMARY: (PRIMARY, records.MODE_READ_ONLY, 1),
-        REPLICA: (REPLICA, records.MODE_ACTIVE, 2),
-    }
+    assert stale == (PRIMARY, records.MODE_READ_ONLY, 1)
     assert (report.old_primary, report.new_primary, report.epoch) == (REPLICA, PRIMARY, 4)
+    assert held == {
+        PRIMARY: (PRIMARY, records.MODE_ACTIVE, 4),
+        REPLICA: (PRIMARY, records.MODE_ACTIVE, 4),
+    }
