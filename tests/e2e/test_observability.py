@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.support import Gateway, post, unique, wait_until
+from tests.e2e.support import Gateway, gateway_cli, post, unique, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -57,15 +56,6 @@ def _get(url: str, accept: str) -> tuple[str, str]:
     request = urllib.request.Request(url, headers={"accept": accept})
     with urllib.request.urlopen(request, timeout=15) as answer:
         return answer.headers.get("content-type", ""), answer.read().decode()
-
-
-def _cli(gateway: Gateway, *words: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "emulator.cli", *words, "--state-dir", str(gateway.state_dir)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def test_a_write_in_us_east_1_is_logged_under_its_correlation_id_in_both_regions(
@@ -124,7 +114,7 @@ def test_gateway_status_shows_each_regions_lambda_metrics(gateway: Gateway) -> N
     _create_product(gateway)
 
     def both_projected() -> list[dict[str, Any]]:
-        result = _cli(gateway, "status", "--json")
+        result = gateway_cli(gateway, "status", "--json")
         assert result.returncode == 0, result.stderr
         regions: list[dict[str, Any]] = json.loads(result.stdout)["regions"]
         counts = [region["metrics"]["ProjectionLag"]["count"] for region in regions]
@@ -142,7 +132,7 @@ def test_gateway_status_shows_each_regions_lambda_metrics(gateway: Gateway) -> N
         assert metrics["ResolverErrors"]["Mutation.publishProductChanged"] == 0, name
         assert region["deadLetters"] == 0, name
     assert regions[PRIMARY]["metrics"]["ResolverLatency"]["Mutation.createProduct"]["count"] >= 1
-    printed = _cli(gateway, "status").stdout
+    printed = gateway_cli(gateway, "status").stdout
     assert "ProjectionLag p50/p99/max" in printed and "DLQ depth" in printed
     assert ("us-east-1", "Mutation.createProduct") in _printed_resolver_rows(printed)
 
