@@ -110,26 +110,25 @@ def failover(
                 f"the control record in {region} cannot be read ({why}), so this failover "
                 "could miss a newer one; check that region, or add --force"
             )
+    if old in unreachable:
+        raise _primary_unreachable(old, unreachable[old], to_region)
+    _same_epoch(old, copies[old], current)
     fence = Control(old, records.MODE_READ_ONLY, current.epoch + 1)
     try:
-        if old in unreachable:
-            raise EndpointUnreachable(unreachable[old])
-        _same_epoch(old, copies[old], current)
         _put(clients[old], table, fence, current)
-    except (BotoCoreError, ClientError, EndpointUnreachable) as error:
-        why = str(error) if isinstance(error, EndpointUnreachable) else type(error).__name__
-        raise FailoverError(
-            f"the primary {old} cannot be reached ({why}); to promote "
-            f"{to_region} anyway, accepting the loss of what has not replicated, add --force"
-        ) from None
+    except (BotoCoreError, ClientError) as error:
+        raise _primary_unreachable(old, type(error).__name__, to_region) from None
     _wait_for(clients[to_region], table, default_primary, fence, drain_timeout_s, clock, pause)
     promoted = Control(to_region, records.MODE_ACTIVE, fence.epoch + 1)
     _put(clients[to_region], table, promoted, fence)
     return FailoverReport(old, to_region, promoted.epoch, False, 0, _ms(clock() - started))
 
 
-class EndpointUnreachable(Exception):
-    """A region whose control record could not be read; the message names the error."""
+def _primary_unreachable(old: str, why: str, to_region: str) -> FailoverError:
+    return FailoverError(
+        f"the primary {old} cannot be reached ({why}); to promote "
+        f"{to_region} anyway, accepting the loss of what has not replicated, add --force"
+    )
 
 
 def _copies(
