@@ -4,7 +4,8 @@ CloudFront serves the one client-facing name. Route 53 answers ``origin.<that na
 with latency records, one per region, each a CNAME to that region's AppSync host and
 each guarded by the region's health check. This function runs at the edge nearest the
 client, so resolving that name picks the region nearest the client that is healthy.
-Real-time connections (``/graphql/realtime``) go to the same region's real-time host.
+Real-time connections (``/graphql/realtime``) go to the same region's real-time host,
+on the path that host serves (``/graphql``).
 
 Lambda@Edge takes no environment variables: the origin name follows from the Host
 header. Stdlib only, and nothing from the gateway's own packages.
@@ -23,6 +24,9 @@ from urllib.parse import parse_qsl, urlencode
 
 ORIGIN_PREFIX = "origin."
 REALTIME_PATH = "/graphql/realtime"
+# AppSync's own real-time host serves its WebSocket on /graphql; the /graphql/realtime
+# path that clients use here exists only on AppSync's custom domains.
+REALTIME_ORIGIN_PATH = "/graphql"
 CACHE_SECONDS = 30.0
 _API_HOST_MARK = ".appsync-api."
 _API_HOST = re.compile(r"^[a-z0-9]+\.appsync-api\.[a-z]{2}(-[a-z]+)+-\d\.amazonaws\.com$")
@@ -101,6 +105,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # AppSync routes by Host. SigV4 callers (the stream handler) sign for the regional
     # endpoint and call it directly, never through this name.
     request["headers"]["host"] = [{"key": "Host", "value": host}]
-    if request["uri"].startswith(REALTIME_PATH) and request.get("querystring"):
-        request["querystring"] = realtime_query(request["querystring"], api_host)
+    if request["uri"].startswith(REALTIME_PATH):
+        request["uri"] = REALTIME_ORIGIN_PATH
+        if request.get("querystring"):
+            request["querystring"] = realtime_query(request["querystring"], api_host)
     return request

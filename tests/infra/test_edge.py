@@ -70,6 +70,20 @@ def test_a_realtime_connection_goes_to_the_same_regions_realtime_host() -> None:
     assert sent["payload"] == ["e30="]
 
 
+def test_a_realtime_connection_reaches_the_path_appsyncs_realtime_host_serves() -> None:
+    """GIVEN a WebSocket handshake on the custom domain's /graphql/realtime WHEN routed to
+    the region's own real-time host THEN the path is /graphql: AppSync's real-time host
+    serves /graphql, and /graphql/realtime exists only on AppSync custom domains."""
+    request = origin_request.handler(_event("/graphql/realtime", "payload=e30%3D"), None)
+    assert request["uri"] == "/graphql"
+    assert request["querystring"] == "payload=e30%3D"
+
+
+def test_a_plain_graphql_request_keeps_its_path() -> None:
+    """GIVEN a POST /graphql WHEN routed THEN its path is unchanged."""
+    assert origin_request.handler(_event("/graphql"), None)["uri"] == "/graphql"
+
+
 def test_a_header_that_does_not_decode_is_passed_on_for_appsync_to_refuse() -> None:
     """GIVEN a hostile header= parameter WHEN routed THEN the router does not crash."""
     request = origin_request.handler(_event("/graphql/realtime", "header=%%%not-base64"), None)
