@@ -16,6 +16,17 @@ _STAGE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
 _DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _ZONE_ID = re.compile(r"^Z[A-Z0-9]{4,31}$")
 _LOG_LEVELS = ("NONE", "ERROR", "INFO", "DEBUG", "ALL")
+# Every context key the deployment reads; nothing else in the context matters to it.
+CONTEXT_KEYS = (
+    "gateway:stage",
+    "gateway:regions",
+    "gateway:domainName",
+    "gateway:hostedZoneId",
+    "gateway:hostedZoneName",
+    "gateway:apiLogLevel",
+    "gateway:xray",
+    "gateway:logLevel",
+)
 # CloudFront takes certificates and Lambda@Edge functions only from us-east-1.
 EDGE_REGION = "us-east-1"
 

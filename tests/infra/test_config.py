@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from infra.app import _with_overrides, committed_context, main
+from infra.app import (
+    _with_overrides,
+    cli_context,
+    committed_context,
+    deployment_config,
+    main,
+    new_app,
+)
 from infra.config import ConfigError, DeploymentConfig
 
 GOOD = {
@@ -76,3 +86,62 @@ def test_synth_with_a_bad_setting_exits_2_with_the_reason(
     assert main(["--context", "gateway:regions=nowhere", "--outdir", "/nonexistent"]) == 2
     err = capsys.readouterr().err
     assert "not an AWS region" in err and "Traceback" not in err
+
+
+def _cli_context(**overrides: str) -> str:
+    """CDK_CONTEXT_JSON as the CDK CLI sends it: cdk.json's context, then its -c values."""
+    return json.dumps({**committed_context(), **overrides})
+
+
+def test_the_cdk_command_lines_context_and_output_folder_are_honoured(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GIVEN `cdk synth -c gateway:stage=prod --output X` (the CLI runs the app with
+    CDK_CONTEXT_JSON and CDK_OUTDIR) WHEN the app runs THEN the prod stacks are written
+    to X, where the CLI looks for the assembly."""
+    monkeypatch.setenv("CDK_CONTEXT_JSON", _cli_context(**{"gateway:stage": "prod"}))
+    monkeypatch.setenv("CDK_OUTDIR", str(tmp_path))
+    assert main([]) == 0
+    written = sorted(path.name for path in tmp_path.glob("*.template.json"))
+    assert "Gateway-prod-us-east-1.template.json" in written
+    assert not any("-dev-" in name for name in written)
+    assert "Gateway-prod-edge" in capsys.readouterr().out
+
+
+def test_a_bad_setting_from_the_cdk_command_line_exits_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GIVEN `cdk synth -c gateway:regions=nowhere` THEN the app exits 2 naming the key."""
+    monkeypatch.setenv("CDK_CONTEXT_JSON", _cli_context(**{"gateway:regions": "nowhere"}))
+    assert main(["--outdir", "/nonexistent"]) == 2
+    assert "not an AWS region" in capsys.readouterr().err
+
+
+def test_our_own_context_flag_wins_over_the_cdk_command_lines(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GIVEN CDK_CONTEXT_JSON says stage prod and --context says stage qa THEN qa wins:
+    the flag is the more specific request."""
+    monkeypatch.setenv("CDK_CONTEXT_JSON", _cli_context(**{"gateway:stage": "prod"}))
+    config = deployment_config(new_app(None, ["gateway:stage=qa"]))
+    assert config.stage == "qa"
+    assert config.regions == ("us-east-1", "eu-west-1")
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]"])
+def test_a_spoiled_cdk_context_is_named(text: str) -> None:
+    """GIVEN CDK_CONTEXT_JSON that is not a JSON object THEN ConfigError names it."""
+    with pytest.raises(ConfigError, match="CDK_CONTEXT_JSON"):
+        cli_context({"CDK_CONTEXT_JSON": text})
+
+
+def test_the_cdk_context_written_to_a_file_is_read_too(tmp_path: Path) -> None:
+    """GIVEN a context too long for the environment (the CLI writes it to a file) THEN its
+    values count, after CDK_CONTEXT_JSON's."""
+    overflow = tmp_path / "context.json"
+    overflow.write_text(json.dumps({"gateway:stage": "big"}))
+    environ = {
+        "CDK_CONTEXT_JSON": json.dumps({"gateway:stage": "small", "gateway:xray": True}),
+        "CONTEXT_OVERFLOW_LOCATION_ENV": str(overflow),
+    }
+    assert cli_context(environ) == {"gateway:stage": "big", "gateway:xray": True}
