@@ -91,12 +91,27 @@ class Alarms(Construct):
     def __init__(self, scope: Construct, construct_id: str, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
         self.config = config
+        # A key of our own: CloudWatch cannot use the AWS-managed alias/aws/sns key, so
+        # alarm actions on a topic encrypted with it fail and nobody is paged.
+        self.key = kms.Key(
+            self,
+            "TopicKey",
+            description=f"{config.resource_name('gateway-alarms')}: encrypts alarm messages",
+            enable_key_rotation=True,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                resources=["*"],
+            )
+        )
         self.topic = sns.Topic(
             self,
             "Topic",
             topic_name=config.resource_name("gateway-alarms"),
             enforce_ssl=True,
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            master_key=self.key,
         )
         # CloudWatch publishes alarm state changes to the topic.
         self.topic.add_to_resource_policy(

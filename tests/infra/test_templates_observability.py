@@ -12,7 +12,7 @@ from infra.observability import (
 )
 from projections import keys
 from tests.infra.conftest import Synthesized
-from tests.infra.test_templates import Resource, function_id, resources, the_one
+from tests.infra.test_templates import Resource, function_id, listed, resources, the_one
 
 ALARM = "AWS::CloudWatch::Alarm"
 
@@ -123,3 +123,26 @@ def test_every_alarm_notifies_the_regions_alarm_topic(synthesized: Synthesized) 
             if topic not in alarm["Properties"].get("AlarmActions", [])
         )
         assert silent == [], f"{region}: alarms that page no one"
+
+
+def test_cloudwatch_can_publish_to_the_encrypted_alarm_topic(synthesized: Synthesized) -> None:
+    """GIVEN the alarm topic is encrypted WHEN an alarm fires THEN CloudWatch can publish to
+    it: the topic's key is one of ours whose policy lets CloudWatch make and use data
+    keys. The AWS-managed alias/aws/sns key cannot be used by CloudWatch, so alarm actions
+    on a topic encrypted with it fail."""
+    for region in synthesized.config.regions:
+        template = synthesized.region(region)
+        _, topic = the_one(template, "AWS::SNS::Topic")
+        key_ref = topic["Properties"]["KmsMasterKeyId"]
+        assert key_ref != "alias/aws/sns", region
+        key_id = key_ref["Fn::GetAtt"][0]
+        key = resources(template, "AWS::KMS::Key")[key_id]
+        assert key["Properties"]["EnableKeyRotation"] is True, region
+        cloudwatch = [
+            statement
+            for statement in key["Properties"]["KeyPolicy"]["Statement"]
+            if statement.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+            and statement["Effect"] == "Allow"
+        ]
+        allowed = {action for statement in cloudwatch for action in listed(statement["Action"])}
+        assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= allowed, region
