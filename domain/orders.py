@@ -18,7 +18,7 @@ from domain import rules
 from domain.customers import Customer
 from domain.data import from_data, to_data
 from domain.errors import InsufficientStock, InvalidTransition, ValidationError, VersionConflict
-from domain.products import Product
+from domain.products import MAX_STOCK, Product, next_version
 
 PLACED, SHIPPED, CANCELLED = "PLACED", "SHIPPED", "CANCELLED"
 TRANSITIONS = {PLACED: {SHIPPED, CANCELLED}, SHIPPED: set(), CANCELLED: set()}
@@ -29,6 +29,8 @@ MAX_TRANSACTION_ITEMS = 100
 FIXED_ITEMS = 4
 MAX_LINES = (MAX_TRANSACTION_ITEMS - FIXED_ITEMS) // 2
 MAX_IDEMPOTENCY_KEY = 128
+# An order's total is an Int, as is each line's; the total bounds the lines.
+MAX_TOTAL_CENTS = rules.MAX_INT
 
 
 class LineRequest(NamedTuple):
@@ -123,7 +125,8 @@ def place(
     InsufficientStock
         A line asks for more than its product has; ``errorInfo`` names the product.
     ValidationError
-        The products are priced in more than one currency.
+        The products are priced in more than one currency, or the total passes
+        :data:`MAX_TOTAL_CENTS`.
     """
     currencies = {products[line.product_id].currency for line in lines}
     if len(currencies) != 1:
@@ -150,16 +153,23 @@ def place(
         taken.append(
             product._replace(
                 stock=product.stock - line.quantity,
-                version=product.version + 1,
+                version=next_version(product),
                 updated_at=now,
             )
+        )
+    total_cents = sum(line.line_total_cents for line in order_lines)
+    if total_cents > MAX_TOTAL_CENTS:
+        raise ValidationError(
+            f"This order comes to {total_cents} cents; an order may total at most "
+            f"{MAX_TOTAL_CENTS} cents (GraphQL's Int). Split it into several orders.",
+            {"maxTotalCents": MAX_TOTAL_CENTS},
         )
     order = Order(
         id=order_id,
         customer_id=customer.id,
         customer=CustomerSummary(customer.id, customer.name, customer.email),
         lines=tuple(order_lines),
-        total_cents=sum(line.line_total_cents for line in order_lines),
+        total_cents=total_cents,
         currency=currencies.pop(),
         status=PLACED,
         version=1,
@@ -182,11 +192,34 @@ def move(order: Order, status: str, expected_version: int, now: str) -> Order:
             f"Order {order.id} is {order.status}; it cannot become {status}.",
             {"status": order.status, "requested": status},
         )
-    return order._replace(status=status, version=order.version + 1, updated_at=now)
+    if order.total_cents > MAX_TOTAL_CENTS:
+        # Placed before totals were checked: its answer could not be returned, so the
+        # change would be made while the client is told it failed.
+        raise ValidationError(
+            f"Order {order.id} totals {order.total_cents} cents, past the limit of "
+            f"{MAX_TOTAL_CENTS}; it was placed before totals were checked and cannot "
+            "change. Staff can return its stock with adjustStock.",
+            {"id": order.id, "maxTotalCents": MAX_TOTAL_CENTS},
+        )
+    version = rules.next_version("order", order.id, order.version)
+    return order._replace(status=status, version=version, updated_at=now)
 
 
 def restock(product: Product, quantity: int, now: str) -> Product:
-    """A product with a cancelled line's units back in stock."""
-    return product._replace(
-        stock=product.stock + quantity, version=product.version + 1, updated_at=now
-    )
+    """A product with a cancelled line's units back in stock.
+
+    Raises
+    ------
+    ValidationError
+        The stock would pass :data:`~domain.products.MAX_STOCK` (staff filled it up
+        while the order was open); nothing is written.
+    """
+    stock = product.stock + quantity
+    if stock > MAX_STOCK:
+        raise ValidationError(
+            f"Returning {quantity} of product {product.id} would take its stock from "
+            f"{product.stock} past the limit of {MAX_STOCK}; lower its stock with "
+            "adjustStock first.",
+            {"productId": product.id, "stock": product.stock, "maxStock": MAX_STOCK},
+        )
+    return product._replace(stock=stock, version=next_version(product), updated_at=now)

@@ -14,7 +14,13 @@ from resolvers.access import customer_sub, require_own
 from resolvers.freshness import read_at_least
 from resolvers.services import Services
 
-NO_ORDERS: dict[str, Any] = {"orderCount": 0, "lifetimeValueCents": 0, "recentOrders": []}
+NO_ORDERS: dict[str, Any] = {
+    "orderCount": 0,
+    "lifetimeValueCents": 0,
+    "fullLifetimeValueCents": "0",
+    "recentOrders": [],
+}
+COUNTERS = tuple(NO_ORDERS)
 
 
 def build_router(services: Services) -> Router:
@@ -37,9 +43,7 @@ def build_router(services: Services) -> Router:
             # freshest it has (a profile's version never moves with its orders).
             counters = seen.get("view") or NO_ORDERS
             return {
-                "orderCount": counters["orderCount"],
-                "lifetimeValueCents": counters["lifetimeValueCents"],
-                "recentOrders": counters["recentOrders"],
+                **{name: counters[name] for name in COUNTERS},
                 **Customer.from_data(state).to_data(),
             }
 

@@ -23,9 +23,19 @@ class Customer:
     name: str = strawberry.field(description="Display name.")
     version: int = strawberry.field(description="Counts changes to the customer's profile.")
     created_at: AWSDateTime = strawberry.field(description="When the customer registered.")
-    order_count: int = strawberry.field(description="Orders placed, in any status.")
+    order_count: int = strawberry.field(
+        description="Orders placed, in any status (2147483647 at most, GraphQL's Int limit)."
+    )
     lifetime_value_cents: int = strawberry.field(
-        description="Total of the customer's orders that were not cancelled, in minor units."
+        description="Total of the customer's orders that were not cancelled, in minor units; "
+        "2147483647 (GraphQL's Int limit) when the total is larger.",
+        deprecation_reason="Stops at 2147483647 cents; read fullLifetimeValueCents, which is "
+        "exact at any size.",
+    )
+    full_lifetime_value_cents: str = strawberry.field(
+        description="Total of the customer's orders that were not cancelled, in minor units, "
+        'as a decimal string (such as "2500000000"): exact at any size, where an Int '
+        "would stop at 2147483647. Parse it as a big integer or a decimal."
     )
     recent_orders: list[Annotated[Order, strawberry.lazy("schema.orders")]] = strawberry.field(
         description="The last 10 orders, newest first, with their lines."

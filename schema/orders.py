@@ -153,26 +153,28 @@ class OrderQuery:
 class OrderMutation:
     @strawberry.mutation(
         description="Place an order, taking stock. Errors: ValidationError (bad lines, mixed "
-        "currencies, or the idempotencyKey used for another order), NotFound (the customer "
-        "or a product), InsufficientStock, VersionConflict (too contended; retry), "
-        "Unauthorized (for another customer), PrimaryUnavailable.",
+        "currencies, a total past 2147483647 cents, or the idempotencyKey used for another "
+        "order), NotFound (the customer or a product), InsufficientStock, VersionConflict "
+        "(too contended; retry), Unauthorized (for another customer), PrimaryUnavailable.",
         directives=[user_pools()],
     )
     def place_order(self, input: Annotated[PlaceOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Cancel a PLACED order and restock. Errors: NotFound, VersionConflict, "
-        "InvalidTransition (not PLACED), Unauthorized (another customer's order), "
-        "PrimaryUnavailable.",
+        description="Cancel a PLACED order and restock. Errors: ValidationError (the stock "
+        "returned, or a total placed before totals were checked, past the limit), NotFound, "
+        "VersionConflict, InvalidTransition (not PLACED), Unauthorized (another customer's "
+        "order), PrimaryUnavailable.",
         directives=[user_pools()],
     )
     def cancel_order(self, input: Annotated[CancelOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Ship a PLACED order. Errors: NotFound, VersionConflict, "
-        "InvalidTransition (not PLACED), Unauthorized (not staff), PrimaryUnavailable.",
+        description="Ship a PLACED order. Errors: ValidationError (a total past the limit, "
+        "placed before totals were checked), NotFound, VersionConflict, InvalidTransition "
+        "(not PLACED), Unauthorized (not staff), PrimaryUnavailable.",
         directives=[user_pools("staff")],
     )
     def ship_order(self, input: Annotated[ShipOrderInput, INPUT]) -> Order | None:

@@ -123,7 +123,8 @@ class ProductMutation:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Change catalogue fields. Errors: ValidationError, NotFound, "
+        description="Change catalogue fields. Errors: ValidationError (a rule broken, such "
+        "as a price past 2147483647), NotFound, "
         "VersionConflict (expectedVersion is not the current version), Unauthorized (not "
         "staff), PrimaryUnavailable.",
         directives=[user_pools("staff")],

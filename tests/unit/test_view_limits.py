@@ -1,0 +1,93 @@
+"""Views that hold numbers past GraphQL's Int, and customer views in the old layout:
+what was written before amounts were checked must not break a customer's reads."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.events import OrderPlaced
+from domain.orders import PLACED, CustomerSummary, Order, OrderLine
+from projections import keys, readers
+from projections.builders import apply
+
+from .fakes import FakeProjectionTable
+from .test_order_views import MUG, World
+
+INT_MAX = 2**31 - 1
+TOO_BIG = 2_500_000_000  # 25,000 lamps at 1,000.00: what placeOrder took before the fix
+
+
+def oversized_order(order_id: str, placed_at: str) -> Order:
+    """An order as the write side recorded it before totals were checked."""
+    return Order(
+        id=order_id,
+        customer_id="ana",
+        customer=CustomerSummary("ana", "Ana", "ana@example.com"),
+        lines=(OrderLine("lamp", "Floor lamp", 25_000, 100_000, TOO_BIG),),
+        total_cents=TOO_BIG,
+        currency="EUR",
+        status=PLACED,
+        version=1,
+        placed_at=placed_at,
+        updated_at=placed_at,
+    )
+
+
+@pytest.fixture
+def world() -> World:
+    """Ana and a mug (EUR 12.50, 100 in stock)."""
+    world = World()
+    world.product("MUG-1", 1250, 100)
+    world.customer("ana")
+    return world
+
+
+def test_an_order_past_int_does_not_break_the_customers_other_reads(world: World) -> None:
+    """GIVEN Ana's two orders and, between them, one written before totals were checked
+    (2,500,000,000 cents)
+    WHEN her orders and her record are read
+    THEN ordersByCustomer lists the two readable orders, her record reads with them in
+    recentOrders, counts all three, gives the exact lifetime value as a decimal string
+    and lifetimeValueCents at Int's limit; reading the oversized order itself is an
+    internal error of that order alone."""
+    first = world.place("ana", (MUG, 1))
+    second = world.place("ana", (MUG, 2))
+    table = world.project()
+    apply(OrderPlaced(oversized_order("legacy", "2024-05-01T12:30:00.000Z")), table)
+
+    listed, _ = readers.orders_by_customer(table, "ana", None, 10, None)
+    customer = readers.customer(table, "ana")
+
+    assert [order["id"] for order in listed] == [second.id, first.id]
+    assert customer is not None
+    assert [order["id"] for order in customer["recentOrders"]] == [second.id, first.id]
+    assert customer["orderCount"] == 3
+    assert customer["fullLifetimeValueCents"] == str(TOO_BIG + 1250 + 2500)
+    assert customer["lifetimeValueCents"] == INT_MAX
+    with pytest.raises(readers.UnreadableView, match="legacy"):
+        readers.order(table, "legacy")
+
+
+def test_lifetime_value_reads_exactly_below_the_limit(world: World) -> None:
+    """GIVEN Ana's two orders WHEN her record is read THEN lifetimeValueCents and
+    fullLifetimeValueCents say the same amount."""
+    world.place("ana", (MUG, 1))
+    world.place("ana", (MUG, 2))
+
+    customer = readers.customer(world.project(), "ana")
+
+    assert customer is not None
+    assert (customer["lifetimeValueCents"], customer["fullLifetimeValueCents"]) == (3750, "3750")
+
+
+def test_a_projection_lag_past_int_reads_at_the_limit() -> None:
+    """GIVEN a region whose last record was written a month before it was projected
+    (a state directory restarted after weeks) WHEN its progress is read
+    THEN the lag reads as Int's limit, not a number projectionLagMs cannot carry."""
+    table = FakeProjectionTable()
+    table.put({**keys.progress_key(), "lastEventAt": "x", "projectedAt": "y", "lagMs": 2**32})
+
+    progress = readers.progress(table)
+
+    assert progress is not None
+    assert progress["lagMs"] == INT_MAX
