@@ -31,8 +31,8 @@ _KEY_ATTRIBUTES = {
     keys.CUSTOMER_KEY,
     keys.CUSTOMER_STATUS_KEY,
     keys.PLACED_KEY,
-    "rev",
-    "orderVersions",
+    keys.REVISION,
+    keys.OLD_ORDER_HISTORY,
 }
 MIN_INT = -MAX_INT - 1
 

@@ -137,15 +137,59 @@ class FakeProjectionTable(ProjectionTable):
         item = self.items.get(_key(key))
         return None if item is None else stored(item)
 
-    def put_if_revision(self, item: dict[str, Any], revision: int | None) -> bool:
-        """``attribute_not_exists(pk)`` or ``rev = :rev``, as ProjectionTable."""
-        self.calls["put_if_revision"] += 1
-        current = self.items.get(_key(item))
-        if (current is None) != (revision is None):
+    def get_many(self, item_keys: list[dict[str, str]]) -> list[dict[str, Any] | None]:
+        """One BatchGetItem, as ProjectionTable: the items in the order asked."""
+        self.calls["get_many"] += 1
+        return [
+            None if (item := self.items.get(_key(key))) is None else stored(item)
+            for key in item_keys
+        ]
+
+    def update_if_older(
+        self, key: dict[str, str], values: dict[str, Any], version: int, remove: tuple[str, ...]
+    ) -> bool:
+        """``attribute_not_exists(version) OR version < :version``, as ProjectionTable."""
+        self.calls["update_if_older"] += 1
+        current = self.items.get(_key(key))
+        if current is not None and "version" in current and current["version"] >= version:
             return False
-        if current is not None and current.get("rev") != revision:
+        item = {**(current or key), **values}
+        for name in remove:
+            item.pop(name, None)
+        self.items[_key(key)] = stored(item)
+        return True
+
+    def apply_order(
+        self,
+        view: dict[str, Any],
+        replaces: int | None,
+        customer: dict[str, str],
+        moves: dict[str, int],
+        sets: dict[str, Any],
+        revision: int | None,
+    ) -> bool:
+        """The order view over ``replaces`` and the customer's update, both or neither,
+        under the conditions ProjectionTable sends."""
+        self.calls["apply_order"] += 1
+        current = self.items.get(_key(view))
+        if (current is None) != (replaces is None):
             return False
-        self.items[_key(item)] = stored(item)
+        if current is not None and current.get("version") != replaces:
+            return False
+        before = self.items.get(_key(customer))
+        if sets and (before or {}).get(keys.REVISION) != revision:
+            return False
+        self.items[_key(view)] = stored(view)
+        if not any(moves.values()) and not sets:
+            return True
+        after = dict(before or customer)
+        for name, move in moves.items():
+            after[name] = after.get(name, 0) + move
+        if sets:
+            after.update(sets)
+            after[keys.REVISION] = (revision or 0) + 1
+        after.pop(keys.OLD_ORDER_HISTORY, None)
+        self.items[_key(customer)] = stored(after)
         return True
 
     def query_index(

@@ -3,8 +3,11 @@ what was written before amounts were checked must not break a customer's reads."
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from domain import events
 from domain.events import OrderPlaced
 from domain.orders import PLACED, CustomerSummary, Order, OrderLine
 from projections import keys, readers
@@ -78,6 +81,53 @@ def test_lifetime_value_reads_exactly_below_the_limit(world: World) -> None:
 
     assert customer is not None
     assert (customer["lifetimeValueCents"], customer["fullLifetimeValueCents"]) == (3750, "3750")
+
+
+def legacy_customer_view(order: Order) -> dict[str, Any]:
+    """Ana's customer view as the old builders left it: one orderVersions entry per order."""
+    return {
+        **keys.customer_view_key("ana"),
+        "id": "ana",
+        "email": "ana@example.com",
+        "name": "Ana",
+        "version": 1,
+        "createdAt": "2024-05-01T12:00:00.000Z",
+        "orderCount": 1,
+        "lifetimeValueCents": order.total_cents,
+        "recentOrders": [order.to_data()],
+        "orderVersions": {
+            order.id: {"version": 1, "totalCents": order.total_cents, "status": order.status}
+        },
+        "rev": 2,
+    }
+
+
+def test_a_customer_view_in_the_old_layout_keeps_counting_and_sheds_its_history(
+    world: World,
+) -> None:
+    """GIVEN a region whose state directory predates the bounded view: Ana's first order
+    projected, her customer view carrying orderVersions
+    WHEN her next order, and a duplicate of the first, are projected by this code
+    THEN her counters include both orders once, recentOrders lists both, and the
+    per-order history is gone from the stored item."""
+    first = world.place("ana", (MUG, 1))
+    table = FakeProjectionTable()
+    for item in world.store.events:
+        if item["eventType"] in ("ProductCreated", "StockReserved", "OrderPlaced"):
+            apply(events.from_item(item), table)
+    table.put(legacy_customer_view(first))
+    already = len(world.store.events)
+    second = world.place("ana", (MUG, 2))
+
+    for item in world.store.events[already:]:
+        apply(events.from_item(item), table)
+    apply(OrderPlaced(first), table)
+
+    customer = readers.customer(table, "ana")
+    assert customer is not None
+    assert (customer["orderCount"], customer["lifetimeValueCents"]) == (2, 1250 + 2500)
+    assert [order["id"] for order in customer["recentOrders"]] == [second.id, first.id]
+    assert "orderVersions" not in table.items[("CUSTOMER#ana", "VIEW")]
 
 
 def test_a_projection_lag_past_int_reads_at_the_limit() -> None:
