@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain import events
+from domain import events, records
 from domain.commands import (
     AdjustStock,
     CancelOrder,
@@ -151,7 +151,8 @@ def test_a_version_that_would_pass_the_limit_is_refused() -> None:
     INT_MAX + 1 could never be read back as an Int."""
     shop = Shop()
     lamp = shop.product()
-    shop.store.items[("PRODUCT#" + lamp, "STATE")]["version"] = INT_MAX
+    state = records.state_key(records.PRODUCT, lamp)
+    shop.store.items[(state["pk"], state["sk"])]["version"] = INT_MAX
     before = shop.snapshot()
 
     with pytest.raises(ValidationError, match="2147483647"):

@@ -22,7 +22,7 @@ from domain.commands import (
 from domain.errors import GatewayError
 from domain.handlers import Dependencies, handle
 from domain.orders import LineRequest, Order
-from projections import readers
+from projections import keys, readers
 from projections.builders import apply
 
 from .fakes import FakeProjectionTable, FakeWriteStore, SequentialIds, StepClock
@@ -148,7 +148,8 @@ def test_recent_orders_are_the_ten_newest(world: World) -> None:
 def stored_size(table: FakeProjectionTable, customer_id: str) -> int:
     """The customer item's size as stored, every attribute included (DynamoDB's 400 KB
     limit counts them all)."""
-    item = table.items[("CUSTOMER#" + customer_id, "VIEW")]
+    key = keys.customer_view_key(customer_id)
+    item = table.items[(key["pk"], key["sk"])]
     return len(json.dumps(item, default=str))
 
 

@@ -95,10 +95,10 @@ def legacy_customer_view(order: Order) -> dict[str, Any]:
         "orderCount": 1,
         "lifetimeValueCents": order.total_cents,
         "recentOrders": [order.to_data()],
-        "orderVersions": {
+        keys.OLD_ORDER_HISTORY: {
             order.id: {"version": 1, "totalCents": order.total_cents, "status": order.status}
         },
-        "rev": 2,
+        keys.REVISION: 2,
     }
 
 
@@ -127,7 +127,8 @@ def test_a_customer_view_in_the_old_layout_keeps_counting_and_sheds_its_history(
     assert customer is not None
     assert (customer["orderCount"], customer["lifetimeValueCents"]) == (2, 1250 + 2500)
     assert [order["id"] for order in customer["recentOrders"]] == [second.id, first.id]
-    assert "orderVersions" not in table.items[("CUSTOMER#ana", "VIEW")]
+    key = keys.customer_view_key("ana")
+    assert keys.OLD_ORDER_HISTORY not in table.items[(key["pk"], key["sk"])]
 
 
 def test_a_projection_lag_past_int_reads_at_the_limit() -> None:
