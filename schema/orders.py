@@ -13,6 +13,7 @@ from schema.aws import (
     AWSDateTime,
     AwsIam,
     AwsSubscribe,
+    customers_and_staff,
     resolved_by_lambda,
     user_pools,
 )
@@ -118,7 +119,7 @@ class PublishedOrderLineInput:
 class OrderQuery:
     @strawberry.field(
         description="One order, or null. With minVersion, never an older version.",
-        directives=[user_pools()],
+        directives=[customers_and_staff()],
     )
     def order(
         self,
@@ -132,7 +133,7 @@ class OrderQuery:
 
     @strawberry.field(
         description="A customer's orders, newest first, optionally in one status.",
-        directives=[user_pools()],
+        directives=[customers_and_staff()],
     )
     def orders_by_customer(
         self,
@@ -155,17 +156,18 @@ class OrderMutation:
         description="Place an order, taking stock. Errors: ValidationError (bad lines, mixed "
         "currencies, or the idempotencyKey used for another order), NotFound (the customer "
         "or a product), InsufficientStock, VersionConflict (too contended; retry), "
-        "Unauthorized (for another customer), PrimaryUnavailable.",
-        directives=[user_pools()],
+        "Unauthorized (for another customer, or not in the customers or staff group), "
+        "PrimaryUnavailable.",
+        directives=[customers_and_staff()],
     )
     def place_order(self, input: Annotated[PlaceOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
         description="Cancel a PLACED order and restock. Errors: NotFound, VersionConflict, "
-        "InvalidTransition (not PLACED), Unauthorized (another customer's order), "
-        "PrimaryUnavailable.",
-        directives=[user_pools()],
+        "InvalidTransition (not PLACED), Unauthorized (another customer's order, or not in "
+        "the customers or staff group), PrimaryUnavailable.",
+        directives=[customers_and_staff()],
     )
     def cancel_order(self, input: Annotated[CancelOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
@@ -206,7 +208,7 @@ class OrderSubscription:
         description="Changes to orders; narrowed by order id or customer id when given.",
         directives=[
             AwsSubscribe(mutations=["publishOrderChanged"]),
-            user_pools(),
+            customers_and_staff(),
         ],
     )
     async def on_order_changed(

@@ -130,3 +130,44 @@ def test_a_customer_subscribes_only_to_their_own_orders(cloud: Cloud, shop: dict
             call(cloud, BEN, "Subscription", "onOrderChanged", args)
     assert call(cloud, ANA, "Subscription", "onOrderChanged", {"customerId": "ana"}) is None
     assert call(cloud, STAFF, "Subscription", "onOrderChanged", {}) is None
+
+
+NO_GROUP, GUEST = identity("nina"), identity("gus", "guests")
+
+
+@pytest.mark.parametrize("who", [NO_GROUP, GUEST], ids=["no-group", "another-group"])
+def test_a_user_in_neither_group_has_no_customer_powers(
+    cloud: Cloud, shop: dict[str, Any], who: dict[str, Any]
+) -> None:
+    """GIVEN a signed-in user in no group, or only in a group that is neither customers
+    nor staff
+    WHEN they register, read a customer, their orders or an order, order, cancel, or
+    subscribe to orders, each time as or for themselves
+    THEN Unauthorized every time, and the write table holds exactly what it held; they
+    still read products, as the API key does."""
+    sub = who["sub"]
+    before = _count_items(cloud)
+    attempts: list[tuple[str, str, dict[str, Any]]] = [
+        ("Mutation", "registerCustomer", {"input": {"email": f"{sub}@example.com", "name": sub}}),
+        ("Query", "customer", {"id": sub}),
+        ("Query", "ordersByCustomer", {"customerId": sub}),
+        ("Query", "order", {"id": shop["order"]["id"]}),
+        (
+            "Mutation",
+            "placeOrder",
+            {
+                "input": {
+                    "customerId": sub,
+                    "lines": [{"productId": shop["lamp"]["id"], "quantity": 1}],
+                    "idempotencyKey": "no-group",
+                }
+            },
+        ),
+        ("Mutation", "cancelOrder", {"input": {"id": shop["order"]["id"], "expectedVersion": 1}}),
+        ("Subscription", "onOrderChanged", {"customerId": sub}),
+    ]
+    for parent, field, args in attempts:
+        with pytest.raises(Unauthorized):
+            call(cloud, who, parent, field, args)
+    assert _count_items(cloud) == before
+    assert call(cloud, who, "Query", "product", {"id": shop["lamp"]["id"]})["name"] == "Lamp"
