@@ -125,7 +125,10 @@ class OrderQuery:
         self,
         id: Annotated[
             strawberry.ID,
-            strawberry.argument(description="The order's id; a customer reads only their own."),
+            strawberry.argument(
+                description="The order's id. To a customer, another customer's order is null, "
+                "as a missing one is."
+            ),
         ],
         min_version: Annotated[int | None, MIN_VERSION] = strawberry.UNSET,
     ) -> Order | None:
@@ -164,9 +167,9 @@ class OrderMutation:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Cancel a PLACED order and restock. Errors: NotFound, VersionConflict, "
-        "InvalidTransition (not PLACED), Unauthorized (another customer's order, or not in "
-        "the customers or staff group), PrimaryUnavailable.",
+        description="Cancel a PLACED order and restock. Errors: NotFound (no such order; to a "
+        "customer, another customer's order too), VersionConflict, InvalidTransition (not "
+        "PLACED), Unauthorized (not in the customers or staff group), PrimaryUnavailable.",
         directives=[customers_and_staff()],
     )
     def cancel_order(self, input: Annotated[CancelOrderInput, INPUT]) -> Order | None:
@@ -214,7 +217,11 @@ class OrderSubscription:
     async def on_order_changed(
         self,
         id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this order.")
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only this order; a customer's subscription to an order that is "
+                "not theirs gets NotFound, as one to a missing order does."
+            ),
         ] = strawberry.UNSET,
         customer_id: Annotated[
             strawberry.ID | None,
