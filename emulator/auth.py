@@ -49,9 +49,11 @@ class LocalCredentials:
         return Credentials(self.access_key_id, self.secret_access_key)
 
     def install(self) -> None:
-        """Give this process's AWS SDK the local pair: moto wants credentials of some kind."""
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", self.access_key_id)
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", self.secret_access_key)
+        """Make the local pair what this process's AWS SDK signs with: the local cloud
+        serves that pair alone (:mod:`emulator.cloud_guard`), whatever the shell holds."""
+        os.environ["AWS_ACCESS_KEY_ID"] = self.access_key_id
+        os.environ["AWS_SECRET_ACCESS_KEY"] = self.secret_access_key
+        os.environ.pop("AWS_SESSION_TOKEN", None)  # it belongs to some other key pair
 
 
 def authenticate(
