@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import hmac
 import os
-import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from emulator import sigv4
 from emulator.cloud import LOCAL_ACCOUNT_ID
 from emulator.jwt_issuer import LocalIssuer
 
@@ -26,12 +24,6 @@ COGNITO = "AMAZON_COGNITO_USER_POOLS"
 DEFAULT_API_KEY = "da2-gatewaylocaldevelopmentkey"
 DEFAULT_ACCESS_KEY_ID = "AKIAGATEWAYLOCAL0001"
 DEFAULT_SECRET_ACCESS_KEY = "gateway-local-secret-access-key"
-MAX_CLOCK_SKEW = timedelta(minutes=5)
-_SIGV4 = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
-    r"(?P<service>[^/]+)/aws4_request, ?SignedHeaders=(?P<headers>[a-z0-9;-]+), ?"
-    r"Signature=(?P<signature>[0-9a-f]{64})$"
-)
 
 
 @dataclass(frozen=True)
@@ -57,9 +49,11 @@ class LocalCredentials:
         return Credentials(self.access_key_id, self.secret_access_key)
 
     def install(self) -> None:
-        """Give this process's AWS SDK the local pair: moto wants credentials of some kind."""
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", self.access_key_id)
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", self.secret_access_key)
+        """Make the local pair what this process's AWS SDK signs with: the local cloud
+        serves that pair alone (:mod:`emulator.cloud_guard`), whatever the shell holds."""
+        os.environ["AWS_ACCESS_KEY_ID"] = self.access_key_id
+        os.environ["AWS_SECRET_ACCESS_KEY"] = self.secret_access_key
+        os.environ.pop("AWS_SESSION_TOKEN", None)  # it belongs to some other key pair
 
 
 def authenticate(
@@ -109,30 +103,12 @@ def verify_sigv4(
     body: bytes,
     now: datetime | None = None,
 ) -> bool:
-    """Recompute the signature over the signed headers and compare."""
-    match = _SIGV4.match(headers.get("authorization", ""))
-    if not match or match["key"] != credentials.access_key_id:
-        return False
-    if match["region"] != region or match["service"] != "appsync":
-        return False
-    amz_date = headers.get("x-amz-date", "")
-    try:
-        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return False
-    if abs((now or datetime.now(UTC)) - signed_at) > MAX_CLOCK_SKEW:
-        return False
-    signed_names = match["headers"].split(";")
-    if "host" not in signed_names or any(name not in headers for name in signed_names):
-        return False
-    request = AWSRequest(
-        method=method, url=url, data=body, headers={name: headers[name] for name in signed_names}
+    """Whether the local key pair signed this request, for AppSync in ``region``, over
+    the body that arrived (see :func:`emulator.sigv4.verify`)."""
+    scope = sigv4.verify(
+        credentials.access_key_id, credentials.secret_access_key, headers, method, url, body, now
     )
-    request.context["timestamp"] = amz_date
-    signer = SigV4Auth(credentials.botocore(), "appsync", region)
-    canonical = signer.canonical_request(request)
-    expected = signer.signature(signer.string_to_sign(request, canonical), request)
-    return hmac.compare_digest(expected, match["signature"])
+    return scope == sigv4.Scope(region, "appsync")
 
 
 def cognito_identity(claims: dict[str, Any]) -> dict[str, Any]:

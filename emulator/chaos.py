@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
+from emulator.operator import operator_headers
 from emulator.statefile import DEFAULT_STATE_DIR, find
 
 TIMEOUT_S = 15.0
@@ -70,7 +71,8 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     if args.command == "chaos" and args.action == "clear" and bool(args.fault_id) == args.all:
         print("gateway: name one fault ID to clear, or --all", file=err)
         return 2
-    admin = Admin(find(Path(args.state_dir)).urls[0])
+    running = find(Path(args.state_dir))
+    admin = Admin(running.urls[0], running.operator_token)
     try:
         if args.command == "status":
             return _status(admin, args.json, out)
@@ -242,11 +244,12 @@ def _print_table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
 
 
 class Admin:
-    """The admin endpoint of one running ``gateway dev``."""
+    """The admin endpoint of one running ``gateway dev``, called as its operator."""
 
-    def __init__(self, graphql_url: str) -> None:
+    def __init__(self, graphql_url: str, operator_token: str) -> None:
         parts = urlsplit(graphql_url)
         self._base = f"{parts.scheme}://{parts.netloc}/_emulator"
+        self._proof = operator_headers(operator_token)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
@@ -254,7 +257,10 @@ class Admin:
             self._base + path,
             data=data,
             method=method,
-            headers={"content-type": "application/json"} if data is not None else {},
+            headers={
+                **self._proof,
+                **({"content-type": "application/json"} if data is not None else {}),
+            },
         )
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:

@@ -27,6 +27,8 @@ from emulator.journal import Journal, JournalCorrupt, JournalInUse
 from emulator.jwt_issuer import DEFAULT_TTL_S, LocalIssuer
 from emulator.limits import DEFAULT_MAX_DEPTH, Limits
 from emulator.mock_admin import build_mock_admin
+from emulator.operator import login_url, new_token
+from emulator.private_files import private_dir
 from emulator.seed import seed
 from emulator.statefile import DEFAULT_STATE_DIR, NotRunning, RunningDev, announce, withdraw
 
@@ -153,7 +155,7 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--host must be a loopback address: the emulator has no real auth")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     topology = Topology(regions, args.host, args.port, args.replication_lag_ms)
-    state_dir = Path(args.state_dir)
+    state_dir = private_dir(Path(args.state_dir))  # secrets and every record: 0700
     credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
     limits = Limits(max_depth=args.max_depth, rate_per_second=args.rate_limit)
     issuer = LocalIssuer.in_state_dir(state_dir)
@@ -171,9 +173,10 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.seed:
             seeded = seed(deployment.settings[0])
             print(f"gateway dev: seeded {seeded} sample products", flush=True)
-        admin = build_admin(deployment)
+        operator_token = new_token()
+        admin = build_admin(deployment, operator_token)
         mocked = mock.install(deployment.regions, args.mock, args.mock_seed) if args.mock else None
-        mock_admin = build_mock_admin(deployment.regions, mocked, args.mock)
+        mock_admin = build_mock_admin(deployment.regions, mocked, args.mock, operator_token)
         if args.mock:
             print(f"gateway dev: mock mode ({args.mock}), seed {args.mock_seed}", flush=True)
         servers = [
@@ -194,6 +197,7 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             regions=list(regions),
             urls=[topology.url(index) for index in range(len(regions))],
             credentials=credentials,
+            operator_token=operator_token,
         )
 
         def on_ready() -> None:
@@ -205,7 +209,7 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             _serve(
                 servers,
                 topology,
-                credentials,
+                running,
                 on_ready=on_ready,
                 on_stopping=deployment.stop_streams,
             )
@@ -220,7 +224,7 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 async def _serve(
     servers: list[_QuietServer],
     topology: Topology,
-    credentials: LocalCredentials,
+    running: RunningDev,
     on_ready: Callable[[], object],
     on_stopping: Callable[[], object],
 ) -> None:
@@ -251,13 +255,19 @@ async def _serve(
         await asyncio.sleep(0.01)
     else:
         on_ready()
-        _announce(topology, credentials)
+        _announce(topology, running)
     await asyncio.gather(*tasks)
     if not all(server.started for server in servers):
         raise SystemExit("gateway dev: a region could not listen; is the port in use?")
 
 
-def _announce(topology: Topology, credentials: LocalCredentials) -> None:
+def _announce(topology: Topology, running: RunningDev) -> None:
+    credentials = running.credentials
+    # The one place the operator token is shown: the URL signs a browser in to the
+    # status page (emulator.operator); the gateway commands read it from dev.json.
+    status = login_url(
+        f"{topology.url(0).removesuffix('/graphql')}/_emulator/status", running.operator_token
+    )
     lines = ["gateway dev: ready"]
     for index, region in enumerate(topology.regions):
         role = "primary" if index == 0 else "replica"
@@ -267,7 +277,7 @@ def _announce(topology: Topology, credentials: LocalCredentials) -> None:
         f"  IAM access key id:      {credentials.access_key_id}",
         f"  IAM secret access key:  {credentials.secret_access_key}",
         f"  replication lag:        {topology.replication_lag_ms} ms",
-        f"  status and faults:      {topology.url(0).removesuffix('/graphql')}/_emulator/status",
+        f"  status and faults:      {status}",
         "  Ctrl-C stops everything.",
     ]
     print("\n".join(lines), flush=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -26,6 +27,7 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from emulator import moto_fixes
+from emulator.cloud_guard import guard
 from emulator.fault_gate import fault_gate
 from emulator.faults import FaultRegistry
 from emulator.journal import Entry, Items, Journal, Wsgi, durable, recording
@@ -63,6 +65,8 @@ class LocalCloud:
     ``faults`` are the deployment's injected faults; the server answers for the
     region-wide ones (outage, throttle) itself. ``journal`` is opened and replayed
     before the server starts, then kept up to date (:mod:`emulator.journal`).
+    ``key_pair`` is the only IAM key pair whose signed requests it serves
+    (:mod:`emulator.cloud_guard`); by default, the one this process's AWS SDK signs with.
 
     Raises
     ------
@@ -75,8 +79,13 @@ class LocalCloud:
         host: str = "127.0.0.1",
         faults: FaultRegistry | None = None,
         journal: Journal | None = None,
+        key_pair: Credentials | None = None,
     ) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        key_pair = key_pair or boto3.Session().get_credentials()
+        signer = key_pair.get_frozen_credentials() if key_pair is not None else None
+        if signer is None or not signer.access_key or not signer.secret_key:
+            raise ValueError("the local cloud needs the IAM key pair it is to accept")
         moto_fixes.install_transactions()
         moto_fixes.install_iterator_expiry()
         moto_fixes.install_write_marks()
@@ -92,7 +101,10 @@ class LocalCloud:
         else:
             app = durable(moto_fixes.serialized(recording(moto, journal), self._lock), journal)
         self._server = _SerializedMotoServer(
-            fault_gate(app, self.faults), ip_address=host, port=0, verbose=False
+            guard(fault_gate(app, self.faults), signer.access_key, signer.secret_key),
+            ip_address=host,
+            port=0,
+            verbose=False,
         )
         self._server.start()
         bound_host, port = self._server.get_host_and_port()

@@ -108,7 +108,7 @@ class LocalDeployment:
         self.topology = topology
         self.faults = FaultRegistry()
         started = time.monotonic()
-        self.cloud = LocalCloud(topology.host, self.faults, journal)
+        self.cloud = LocalCloud(topology.host, self.faults, journal, credentials.botocore())
         primary = topology.regions[0]
         self.settings = [
             Settings(

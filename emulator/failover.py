@@ -235,7 +235,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     running = find(Path(args.state_dir))
     running.credentials.install()
     clients = {region: running.settings(region).dynamodb(region) for region in running.regions}
-    admin = Admin(running.urls[0])
+    admin = Admin(running.urls[0], running.operator_token)
 
     def lag_ms(_old: str, new: str) -> int | None:
         try:

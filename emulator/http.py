@@ -15,6 +15,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from domain.errors import LimitExceeded
+from emulator.host_check import loopback_only
 from emulator.realtime_ws import PROTOCOL as APPSYNC_REALTIME
 from emulator.realtime_ws import AppSyncRealtimeSession
 from emulator.region import RegionRuntime
@@ -92,6 +93,7 @@ def build_app(
             await websocket.close(4406, "Subprotocol not acceptable: use graphql-ws")
 
     return Starlette(
+        middleware=[loopback_only(region.settings.appsync_url)],  # DNS rebinding: host_check
         routes=[
             Route("/graphql", graphql_post, methods=["POST"]),
             Route("/graphql", graphql_page, methods=["GET"]),
@@ -100,7 +102,7 @@ def build_app(
             WebSocketRoute("/graphql/realtime", graphql_socket),
             *([Mount("/_emulator/mock", app=mock)] if mock is not None else []),
             *([Mount("/_emulator", app=admin)] if admin is not None else []),
-        ]
+        ],
     )
 
 

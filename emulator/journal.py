@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from emulator.fault_gate import region_of
+from emulator.private_files import make_private, private_dir
 
 logger = logging.getLogger("gateway.journal")
 
@@ -164,9 +165,10 @@ class Journal:
         JournalInUse
             Another ``gateway dev`` holds this journal.
         """
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         try:
+            make_private(fd)  # every customer's records: the owner's alone, even if older
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:
             os.close(fd)
@@ -221,6 +223,7 @@ class Journal:
         temporary = self.path.with_name(self.path.name + ".compacting")
         fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         try:
+            make_private(fd)
             with open(fd, "wb", closefd=False, buffering=1 << 20) as writer:
                 for entry in entries:
                     writer.write(encode(entry))

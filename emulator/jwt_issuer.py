@@ -18,6 +18,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from emulator.private_files import write_private
+
 ISSUER = "https://cognito-idp.local.gateway/local-user-pool"
 KEY_FILE = "jwt-signing-key.pem"
 DEFAULT_TTL_S = 3600
@@ -40,16 +42,16 @@ class LocalIssuer:
             if not isinstance(key, rsa.RSAPrivateKey):
                 raise ValueError(f"{path} does not hold an RSA key")
             return cls(key)
-        state_dir.mkdir(parents=True, exist_ok=True)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        path.write_bytes(
+        # Never readable by others, not even between its creation and a chmod.
+        write_private(
+            path,
             key.private_bytes(
                 serialization.Encoding.PEM,
                 serialization.PrivateFormat.PKCS8,
                 serialization.NoEncryption(),
-            )
+            ),
         )
-        path.chmod(0o600)
         return cls(key)
 
     def mint(self, sub: str, groups: list[str], ttl_s: int = DEFAULT_TTL_S) -> str:

@@ -7,8 +7,8 @@
   ``region`` optional): pushes a generated event to subscribers (:func:`emulator.mock.emit`).
 
 Bad input is a 400 that says what to fix; without ``--mock`` a POST is a 409. Like the
-rest of the admin endpoint it has no auth (loopback only), and a POST must say
-``Content-Type: application/json``.
+rest of the admin endpoint it answers the local operator alone (the operator token, see
+:mod:`emulator.operator`), and a POST must say ``Content-Type: application/json``.
 """
 
 from __future__ import annotations
@@ -19,12 +19,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from emulator.mock import UnknownSubscription, emit
 from emulator.mock_data import MockData
+from emulator.operator import OperatorOnly
 
 if TYPE_CHECKING:
     from emulator.region import RegionRuntime
@@ -37,9 +39,10 @@ class _BadRequest(Exception):
 
 
 def build_mock_admin(
-    regions: Sequence[RegionRuntime], data: MockData | None, mode: str | None
+    regions: Sequence[RegionRuntime], data: MockData | None, mode: str | None, operator_token: str
 ) -> Starlette:
-    """The mock endpoint of one deployment; ``data`` is None without ``--mock``."""
+    """The mock endpoint of one deployment, for the holder of ``operator_token`` alone;
+    ``data`` is None without ``--mock``."""
     serials = itertools.count(1)
 
     async def describe(request: Request) -> Response:
@@ -64,10 +67,11 @@ def build_mock_admin(
         return JSONResponse(answer)
 
     return Starlette(
+        middleware=[Middleware(OperatorOnly, token=operator_token)],
         routes=[
             Route("/", describe, methods=["GET"]),
             Route("/emit", emit_event, methods=["POST"]),
-        ]
+        ],
     )
 
 

@@ -51,7 +51,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     body: dict[str, Any] = {"subscription": args.subscription, "fields": fields}
     if args.region:
         body["region"] = args.region
-    admin = Admin(find(Path(args.state_dir)).urls[0])
+    running = find(Path(args.state_dir))
+    admin = Admin(running.urls[0], running.operator_token)
     try:
         answer = admin.call("POST", "/mock/emit", body)
     except Refused as error:

@@ -7,7 +7,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from schema.arguments import INPUT, MIN_VERSION
-from schema.aws import AWSDateTime, AWSEmail, resolved_by_lambda, user_pools
+from schema.aws import (
+    AWSDateTime,
+    AWSEmail,
+    customers_and_staff,
+    resolved_by_lambda,
+    user_pools,
+)
 
 if TYPE_CHECKING:
     from schema.orders import Order
@@ -57,7 +63,7 @@ class RegisterCustomerInput:
 class CustomerQuery:
     @strawberry.field(
         description="One customer, or null. With minVersion, never an older profile.",
-        directives=[user_pools()],
+        directives=[customers_and_staff()],
     )
     def customer(
         self,
@@ -74,9 +80,9 @@ class CustomerQuery:
 class CustomerMutation:
     @strawberry.mutation(
         description="Register a customer. Errors: ValidationError (bad or taken email, "
-        "taken id), Unauthorized (a customer registering under another id), "
-        "PrimaryUnavailable.",
-        directives=[user_pools()],
+        "taken id), Unauthorized (a customer registering under another id, or a user in "
+        "neither the customers nor the staff group), PrimaryUnavailable.",
+        directives=[customers_and_staff()],
     )
     def register_customer(self, input: Annotated[RegisterCustomerInput, INPUT]) -> Customer | None:
         resolved_by_lambda()

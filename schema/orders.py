@@ -13,6 +13,7 @@ from schema.aws import (
     AWSDateTime,
     AwsIam,
     AwsSubscribe,
+    customers_and_staff,
     resolved_by_lambda,
     user_pools,
 )
@@ -118,13 +119,16 @@ class PublishedOrderLineInput:
 class OrderQuery:
     @strawberry.field(
         description="One order, or null. With minVersion, never an older version.",
-        directives=[user_pools()],
+        directives=[customers_and_staff()],
     )
     def order(
         self,
         id: Annotated[
             strawberry.ID,
-            strawberry.argument(description="The order's id; a customer reads only their own."),
+            strawberry.argument(
+                description="The order's id. To a customer, another customer's order is null, "
+                "as a missing one is."
+            ),
         ],
         min_version: Annotated[int | None, MIN_VERSION] = strawberry.UNSET,
     ) -> Order | None:
@@ -132,7 +136,7 @@ class OrderQuery:
 
     @strawberry.field(
         description="A customer's orders, newest first, optionally in one status.",
-        directives=[user_pools()],
+        directives=[customers_and_staff()],
     )
     def orders_by_customer(
         self,
@@ -155,18 +159,20 @@ class OrderMutation:
         description="Place an order, taking stock. Errors: ValidationError (bad lines, mixed "
         "currencies, a total past 2147483647 cents, or the idempotencyKey used for another "
         "order), NotFound (the customer or a product), InsufficientStock, VersionConflict "
-        "(too contended; retry), Unauthorized (for another customer), PrimaryUnavailable.",
-        directives=[user_pools()],
+        "(too contended; retry), Unauthorized (for another customer, or not in the customers "
+        "or staff group), PrimaryUnavailable.",
+        directives=[customers_and_staff()],
     )
     def place_order(self, input: Annotated[PlaceOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
         description="Cancel a PLACED order and restock. Errors: ValidationError (the stock "
-        "returned, or a total placed before totals were checked, past the limit), NotFound, "
-        "VersionConflict, InvalidTransition (not PLACED), Unauthorized (another customer's "
-        "order), PrimaryUnavailable.",
-        directives=[user_pools()],
+        "returned, or a total placed before totals were checked, past the limit), NotFound (no "
+        "such order; to a customer, another customer's order too), VersionConflict, "
+        "InvalidTransition (not PLACED), Unauthorized (not in the customers or staff group), "
+        "PrimaryUnavailable.",
+        directives=[customers_and_staff()],
     )
     def cancel_order(self, input: Annotated[CancelOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
@@ -208,13 +214,17 @@ class OrderSubscription:
         description="Changes to orders; narrowed by order id or customer id when given.",
         directives=[
             AwsSubscribe(mutations=["publishOrderChanged"]),
-            user_pools(),
+            customers_and_staff(),
         ],
     )
     async def on_order_changed(
         self,
         id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this order.")
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only this order; a customer's subscription to an order that is "
+                "not theirs gets NotFound, as one to a missing order does."
+            ),
         ] = strawberry.UNSET,
         customer_id: Annotated[
             strawberry.ID | None,

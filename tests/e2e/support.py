@@ -139,6 +139,19 @@ class Gateway:
         """The API key alone: what a public front end holds."""
         return {"x-api-key": self.api_key}
 
+    def operator(self) -> dict[str, str]:
+        """The operator's proof for the admin endpoints, as the `gateway` commands send
+        it: this run's token, from dev.json in the state directory."""
+        return {"Authorization": f"Bearer {self.operator_token()}"}
+
+    def operator_token(self) -> str:
+        assert self.state_dir is not None
+        return str(json.loads((self.state_dir / "dev.json").read_text())["operator_token"])
+
+    def admin_url(self, path: str, region: str = "us-east-1") -> str:
+        """``/_emulator<path>`` on ``region``'s port."""
+        return self.urls[region].removesuffix("/graphql") + "/_emulator" + path
+
     def staff(self) -> dict[str, str]:
         """A staff member's user-pool token (staff may do everything but publish)."""
         return {"Authorization": self.token("staff-e2e", "staff")}

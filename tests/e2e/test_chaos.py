@@ -329,10 +329,7 @@ def admin(
     gateway: Gateway, method: str, path: str, body: bytes | None = None, **headers: str
 ) -> tuple[int, Any]:
     request = urllib.request.Request(
-        gateway.primary.removesuffix("/graphql") + "/_emulator" + path,
-        data=body,
-        method=method,
-        headers=headers,
+        gateway.admin_url(path), data=body, method=method, headers={**gateway.operator(), **headers}
     )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
@@ -381,7 +378,8 @@ def test_the_admin_endpoint_adds_lists_and_clears_faults_on_every_regions_port(
     body = json.dumps({"kind": "throttle", "region": REPLICA, "rate": 0.25}).encode()
     code, added = admin(gateway, "POST", "/faults", body, **{"Content-Type": "application/json"})
     replica_faults = urllib.request.urlopen(
-        gateway.replica.removesuffix("/graphql") + "/_emulator/faults", timeout=15
+        urllib.request.Request(gateway.admin_url("/faults", REPLICA), headers=gateway.operator()),
+        timeout=15,
     )
 
     assert code == 201

@@ -111,8 +111,8 @@ def chaos(gateway: Gateway, *words: str) -> None:
 
 
 def dead_letters(gateway: Gateway, region: str) -> int:
-    url = gateway.primary.removesuffix("/graphql") + "/_emulator/status"
-    with urllib.request.urlopen(url, timeout=15) as answer:
+    request = urllib.request.Request(gateway.admin_url("/status"), headers=gateway.operator())
+    with urllib.request.urlopen(request, timeout=15) as answer:
         regions = json.loads(answer.read())["regions"]
     return int(next(entry for entry in regions if entry["name"] == region)["deadLetters"])
 

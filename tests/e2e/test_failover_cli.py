@@ -149,6 +149,7 @@ def test_without_a_running_gateway_failover_exits_1_and_says_so(
                 "access_key_id": "AKIA",
                 "secret_access_key": "s",
             },
+            "operator_token": "t",
             "pid": 2**22 + 1,  # above the kernel's largest pid: no such process
         }
         (tmp_path / "dev.json").write_text(json.dumps(body))

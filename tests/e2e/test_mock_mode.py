@@ -184,7 +184,8 @@ def test_mock_missing_keeps_what_the_back_end_answers(tmp_path: Path) -> None:
     product and read it back THEN the answers are the real ones, not generated."""
     running = start_gateway(tmp_path / "out.log", free_base_port(2), "--mock")
     try:
-        with urllib.request.urlopen(running.primary.replace("graphql", "_emulator/mock/")) as r:
+        mock = urllib.request.Request(running.admin_url("/mock/"), headers=running.operator())
+        with urllib.request.urlopen(mock, timeout=15) as r:
             assert json.loads(r.read())["mode"] == "missing"
         sku = unique("REAL").upper()
         created = running.query(
