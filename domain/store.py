@@ -4,10 +4,18 @@ Every command ends in one ``TransactWriteItems``: the aggregate's state, conditi
 on the version the command read, its event items, and any uniqueness claims.
 :class:`PrimaryWriteStore` sends each call to the region the control record names
 primary now (:mod:`domain.control`).
+
+Each transaction carries a ``ClientRequestToken`` made from its own items, so the write
+guard's retry of a commit whose reply was lost is the same request, which DynamoDB
+answers as written (for 10 minutes) instead of applying it again; a later commit, or
+the same command's next attempt, has other items (a version, a time, an id) and so a
+token of its own.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
@@ -32,7 +40,7 @@ class Change(NamedTuple):
     state: dict[str, Any]
     expected_version: int
     events: list[Event]
-    claims: Sequence[dict[str, str]] = ()
+    claims: Sequence[dict[str, Any]] = ()
 
 
 class StaleControl(Exception):
@@ -46,9 +54,18 @@ class StaleControl(Exception):
 class ClaimTaken(Exception):
     """A uniqueness claim in the change is held by another aggregate."""
 
-    def __init__(self, claim: dict[str, str]) -> None:
+    def __init__(self, claim: dict[str, Any]) -> None:
         super().__init__(claim[records.PARTITION_KEY])
         self.claim = claim
+
+
+class TokenReused(Exception):
+    """DynamoDB saw this transaction's request token with other items; nothing was written.
+
+    Tokens are digests of the items, so this is a fault of ours: the resolver logs it
+    and answers InternalFailure. It is not PrimaryUnavailable, which the guard would
+    send again, to the same refusal.
+    """
 
 
 class WriteStore(Protocol):
@@ -57,6 +74,9 @@ class WriteStore(Protocol):
 
     def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The states of several aggregates, read consistently, by id (missing ones left out)."""
+
+    def load_event(self, kind: str, aggregate_id: str, version: int) -> dict[str, Any] | None:
+        """The event item that took the aggregate to ``version``, read consistently, or None."""
 
     def commit(self, *changes: Change) -> None:
         """Write every change atomically, or raise VersionConflict / ClaimTaken."""
@@ -92,6 +112,19 @@ class DynamoWriteStore:
         item = answer.get("Item")
         return None if item is None else _decode(item)
 
+    def load_event(self, kind: str, aggregate_id: str, version: int) -> dict[str, Any] | None:
+        """The event item at ``version``: the aggregate as that event left it."""
+        try:
+            answer = self.client.get_item(
+                TableName=self._table,
+                Key=_encode(records.event_key(kind, aggregate_id, version)),
+                ConsistentRead=True,
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise _unavailable(error) from error
+        item = answer.get("Item")
+        return None if item is None else _decode(item)
+
     def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
         """The states of several aggregates, read consistently in one request, by id."""
         keys = [_encode(records.state_key(kind, aggregate_id)) for aggregate_id in aggregate_ids]
@@ -119,10 +152,12 @@ class DynamoWriteStore:
         ------
         StaleControl
             The control record moved on; nothing was written.
+        TokenReused
+            DynamoDB saw the request token with other items; nothing was written.
         """
         operations: list[dict[str, Any]] = []
         # What each operation's failed condition would mean, by position.
-        meaning: list[tuple[Change, dict[str, str] | None]] = []
+        meaning: list[tuple[Change, dict[str, Any] | None]] = []
         for change in changes:
             state = {
                 **records.state_key(change.kind, change.aggregate_id),
@@ -140,9 +175,14 @@ class DynamoWriteStore:
         if fence is not None:
             operations.append({"ConditionCheck": self._fence_check(fence)})
         try:
-            self.client.transact_write_items(TransactItems=operations)
+            self.client.transact_write_items(
+                TransactItems=operations, ClientRequestToken=request_token(operations)
+            )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
+            code = error.response["Error"]["Code"]
+            if code == "IdempotentParameterMismatchException":
+                raise TokenReused(str(error)) from error
+            if code != "TransactionCanceledException":
                 raise _unavailable(error) from error
             reasons = error.response.get("CancellationReasons") or []
             if (
@@ -285,6 +325,10 @@ class PrimaryWriteStore:
         store, guard = self._in_region(self._control.current().primary_region)
         return guard.call(lambda: store.load_many(kind, aggregate_ids))
 
+    def load_event(self, kind: str, aggregate_id: str, version: int) -> dict[str, Any] | None:
+        store, guard = self._in_region(self._control.current().primary_region)
+        return guard.call(lambda: store.load_event(kind, aggregate_id, version))
+
     def commit(self, *changes: Change) -> None:
         """Write to the current primary, fenced by the epoch this region knows.
 
@@ -317,6 +361,14 @@ class PrimaryWriteStore:
             store = DynamoWriteStore(self._clients(region), self._table)
             entry = self._stores[region] = (store, self._guards())
         return entry
+
+
+def request_token(operations: list[dict[str, Any]]) -> str:
+    """The transaction's ClientRequestToken: a digest of its items, so a resend of the
+    same commit carries the same token and any other commit another (DynamoDB takes up
+    to 36 characters; 32 hex digits are 128 bits)."""
+    body = json.dumps(operations, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
 
 
 def _encode(values: dict[str, Any]) -> dict[str, Any]:

@@ -61,6 +61,10 @@ class FakeWriteStore:
         found = {aggregate_id: self.load(kind, aggregate_id) for aggregate_id in aggregate_ids}
         return {aggregate_id: state for aggregate_id, state in found.items() if state}
 
+    def load_event(self, kind: str, aggregate_id: str, version: int) -> dict[str, Any] | None:
+        item = self.items.get(_key(records.event_key(kind, aggregate_id, version)))
+        return None if item is None else stored(item)
+
     def primary_unreachable(self) -> bool:
         return self.unreachable
 
