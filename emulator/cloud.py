@@ -78,6 +78,7 @@ class LocalCloud:
     ) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         moto_fixes.install_transactions()
+        moto_fixes.install_client_request_tokens()
         moto_fixes.install_iterator_expiry()
         moto_fixes.install_write_marks()
         moto_fixes.install_dispatch_cache()
