@@ -71,13 +71,13 @@ def build_router(services: Services) -> Router:
             state = services.write_store.load(records.ORDER, input["id"])
             if state is not None:
                 require_own(router, state["customerId"], "the orders")
-        command = CancelOrder(input["id"], input["expectedVersion"])
+        command = CancelOrder(input["id"], input["expectedVersion"], input.get("idempotencyKey"))
         cancelled: Order = handlers.handle(command, services.command_deps(router))
         return cancelled.to_data()
 
     @router.resolver(type_name="Mutation", field_name="shipOrder")
     def ship_order(input: dict[str, Any]) -> dict[str, Any]:
-        command = ShipOrder(input["id"], input["expectedVersion"])
+        command = ShipOrder(input["id"], input["expectedVersion"], input.get("idempotencyKey"))
         shipped: Order = handlers.handle(command, services.command_deps(router))
         return shipped.to_data()
 

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import strawberry
 
-from schema.arguments import AFTER, FIRST, INPUT, MIN_VERSION, PUBLISHED
+from schema.arguments import (
+    AFTER,
+    FIRST,
+    IDEMPOTENCY_KEY,
+    INPUT,
+    MIN_VERSION,
+    OPTIONAL_IDEMPOTENCY_KEY,
+    PUBLISHED,
+)
 from schema.aws import (
     AWSDateTime,
     AwsIam,
@@ -82,7 +90,7 @@ class PlaceOrderInput:
         description="1 to 48 lines (what one transaction holds), each product once."
     )
     idempotency_key: str = strawberry.field(
-        description="Any unique string; retrying with the same key returns the same order."
+        description="Required: an order must never be placed twice. " + IDEMPOTENCY_KEY
     )
 
 
@@ -90,12 +98,18 @@ class PlaceOrderInput:
 class CancelOrderInput:
     id: strawberry.ID = strawberry.field(description="The order.")
     expected_version: int = strawberry.field(description="The version you read.")
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
+    )
 
 
 @strawberry.input(description="An order to ship.")
 class ShipOrderInput:
     id: strawberry.ID = strawberry.field(description="The order.")
     expected_version: int = strawberry.field(description="The version you read.")
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
+    )
 
 
 @strawberry.input(description="An order's customer, as the stream handler publishes it.")
@@ -153,7 +167,7 @@ class OrderQuery:
 class OrderMutation:
     @strawberry.mutation(
         description="Place an order, taking stock. Errors: ValidationError (bad lines, mixed "
-        "currencies, or the idempotencyKey used for another order), NotFound (the customer "
+        "currencies, or the idempotencyKey used for other input), NotFound (the customer "
         "or a product), InsufficientStock, VersionConflict (too contended; retry), "
         "Unauthorized (for another customer), PrimaryUnavailable.",
         directives=[user_pools()],
@@ -162,7 +176,8 @@ class OrderMutation:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Cancel a PLACED order and restock. Errors: NotFound, VersionConflict, "
+        description="Cancel a PLACED order and restock. Errors: ValidationError (the "
+        "idempotencyKey used for other input), NotFound, VersionConflict, "
         "InvalidTransition (not PLACED), Unauthorized (another customer's order), "
         "PrimaryUnavailable.",
         directives=[user_pools()],
@@ -171,7 +186,8 @@ class OrderMutation:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Ship a PLACED order. Errors: NotFound, VersionConflict, "
+        description="Ship a PLACED order. Errors: ValidationError (the idempotencyKey used "
+        "for other input), NotFound, VersionConflict, "
         "InvalidTransition (not PLACED), Unauthorized (not staff), PrimaryUnavailable.",
         directives=[user_pools("staff")],
     )
