@@ -67,8 +67,12 @@ def place_order(command: PlaceOrder, deps: Dependencies) -> Order:
     claim = idempotency.claim_for(command, deps.caller)
 
     def attempt() -> Order:
-        customer = Customer.from_data(_load(records.CUSTOMER, command.customer_id, deps))
-        products = _load_products([line.product_id for line in lines], deps)
+        # The customer and every product, in one consistent read.
+        customer_key = (records.CUSTOMER, command.customer_id)
+        product_keys = [(records.PRODUCT, line.product_id) for line in lines]
+        states = deps.store.load_many([customer_key, *product_keys])
+        customer = Customer.from_data(_found(customer_key, states))
+        products = {key[1]: Product.from_data(_found(key, states)) for key in product_keys}
         order, taken = orders.place(
             order_id=deps.ids(),
             customer=customer,
@@ -142,11 +146,16 @@ def _load(kind: str, aggregate_id: str, deps: Dependencies) -> dict[str, Any]:
 
 
 def _load_products(product_ids: list[str], deps: Dependencies) -> dict[str, Product]:
-    states = deps.store.load_many(records.PRODUCT, product_ids)
-    for product_id in product_ids:
-        if product_id not in states:
-            raise NotFound(f"Product {product_id} does not exist.", {"id": product_id})
-    return {product_id: Product.from_data(state) for product_id, state in states.items()}
+    keys = [(records.PRODUCT, product_id) for product_id in product_ids]
+    states = deps.store.load_many(keys)
+    return {key[1]: Product.from_data(_found(key, states)) for key in keys}
+
+
+def _found(key: tuple[str, str], states: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
+    kind, aggregate_id = key
+    if key not in states:
+        raise NotFound(f"{kind.title()} {aggregate_id} does not exist.", {"id": aggregate_id})
+    return states[key]
 
 
 def _order_change(

@@ -72,8 +72,9 @@ class WriteStore(Protocol):
     def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
         """The aggregate's state, read consistently, or None."""
 
-    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The states of several aggregates, read consistently, by id (missing ones left out)."""
+    def load_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The states of several aggregates, of any kinds, read consistently, by
+        ``(kind, id)`` (missing ones left out)."""
 
     def load_event(self, kind: str, aggregate_id: str, version: int) -> dict[str, Any] | None:
         """The event item that took the aggregate to ``version``, read consistently, or None."""
@@ -125,17 +126,24 @@ class DynamoWriteStore:
         item = answer.get("Item")
         return None if item is None else _decode(item)
 
-    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The states of several aggregates, read consistently in one request, by id."""
-        keys = [_encode(records.state_key(kind, aggregate_id)) for aggregate_id in aggregate_ids]
-        found: dict[str, dict[str, Any]] = {}
-        request = {self._table: {"Keys": keys, "ConsistentRead": True}}
+    def load_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The states of several aggregates, of any kinds, read consistently in one
+        request (BatchGetItem takes up to 100 keys; an order reads at most 49)."""
+        wanted = {
+            records.aggregate_pk(kind, aggregate_id): (kind, aggregate_id)
+            for kind, aggregate_id in keys
+        }
+        batch = [
+            _encode(records.state_key(kind, aggregate_id)) for kind, aggregate_id in wanted.values()
+        ]
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request = {self._table: {"Keys": batch, "ConsistentRead": True}}
         try:
             while request:
                 answer = self.client.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self._table, []):
                     state = _decode(item)
-                    found[state["id"]] = state
+                    found[wanted[state[records.PARTITION_KEY]]] = state
                 request = answer.get("UnprocessedKeys") or {}
         except (BotoCoreError, ClientError) as error:
             raise _unavailable(error) from error
@@ -321,9 +329,9 @@ class PrimaryWriteStore:
         store, guard = self._in_region(self._control.current().primary_region)
         return guard.call(lambda: store.load(kind, aggregate_id))
 
-    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
+    def load_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
         store, guard = self._in_region(self._control.current().primary_region)
-        return guard.call(lambda: store.load_many(kind, aggregate_ids))
+        return guard.call(lambda: store.load_many(keys))
 
     def load_event(self, kind: str, aggregate_id: str, version: int) -> dict[str, Any] | None:
         store, guard = self._in_region(self._control.current().primary_region)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from domain.errors import ValidationError
-from tests.integration.conftest import Cloud, appsync_event
+from tests.integration.conftest import Cloud, appsync_event, counted_handler
 
 LAMP = {
     "sku": "LAMP-7",
@@ -129,3 +129,34 @@ def test_a_key_sent_again_with_other_input_is_a_validation_error(
     assert refused.value.info == {"productId": shop["lamp"]}
     stored = cloud.primary.call("Query", "product", {"id": shop["lamp"], "minVersion": 1})
     assert stored["stock"] == 6
+
+
+def test_a_keyed_mutation_sends_the_fewest_requests_its_keys_allow(
+    cloud: Cloud, shop: dict[str, Any]
+) -> None:
+    """GIVEN a resolver Lambda that has read the control record
+    WHEN staff move stock with a key, and place an order (which always has one)
+    THEN the stock move sends a GetItem and the transaction, as without a key, and the
+    order one BatchGetItem (the customer and every product) and the transaction: the key's
+    claim is read only when a write is refused on it."""
+    handler, sent = counted_handler(cloud.primary.settings)
+    handler(appsync_event("Query", "region", {}), None)
+
+    def sends(field: str, fields: dict[str, Any]) -> list[str]:
+        sent.clear()
+        event = {**appsync_event("Mutation", field, {"input": fields}), "identity": STAFF}
+        handler(event, None)
+        return [target.removeprefix("DynamoDB_20120810.") for target in sent]
+
+    moved = sends("adjustStock", {"id": shop["lamp"], "delta": 1, "idempotencyKey": "k-9"})
+    placed = sends(
+        "placeOrder",
+        {
+            "customerId": "ana",
+            "lines": [{"productId": shop["lamp"], "quantity": 1}],
+            "idempotencyKey": "k-10",
+        },
+    )
+
+    assert moved == ["GetItem", "TransactWriteItems"]
+    assert placed == ["BatchGetItem", "TransactWriteItems"]
