@@ -13,7 +13,8 @@ from domain.breaker import CircuitBreaker, Guard
 from domain.commands import AdjustStock, CreateProduct
 from domain.control import Control, ControlRecord
 from domain.handlers import Dependencies, handle
-from domain.store import PrimaryWriteStore, TokenReused
+from domain.primary_store import PrimaryWriteStore
+from domain.store import TokenReused
 
 from .fakes import FakeControlClient, FakeWriteStore, ManualClock, SequentialIds, StepClock
 
