@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -218,14 +219,15 @@ def test_a_commit_sent_again_after_it_landed_is_answered_with_its_own_result(
          (a write guard retrying without a request token), so that the repeat meets the
          first write's own claim, version or stock
     WHEN the mutation runs
-    THEN it answers with what the first write made, and applied it once."""
+    THEN it answers with what the first write made, and wrote one event per aggregate:
+    applied once."""
     shop.store.repeat_commits = 1
     events = len(shop.store.events)
 
     result = shop.run(mutation.request(shop, "k-1"))
 
     written = shop.store.events[events:]
-    assert len({(item["aggregateId"], item["version"]) for item in written}) == len(written)
+    assert Counter(item["aggregateId"] for item in written).most_common(1)[0][1] == 1
     assert {item["aggregateId"]: item["version"] for item in written}[result.id] == result.version
     assert shop.run(mutation.request(shop, "k-1")) == result
 
