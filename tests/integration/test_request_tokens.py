@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from domain import records
+from domain.errors import InternalFailure
 from domain.store import Change, DynamoWriteStore, TokenReused
 from emulator import moto_fixes
 from tests.integration.conftest import Cloud
@@ -123,3 +124,23 @@ def test_the_write_store_reports_a_reused_token_and_writes_nothing(
 
     assert store.load("PRODUCT", "p-1") is not None
     assert store.load("PRODUCT", "p-2") is None
+
+
+def test_a_reused_token_reaches_the_client_as_an_internal_failure(
+    cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """GIVEN every commit's token made the same WHEN two products are created through the
+    resolver Lambda THEN the second is answered InternalFailure, with the generic message
+    (no AWS text), and not written."""
+    monkeypatch.setattr("domain.store.request_token", lambda operations: "one-token")
+    lamp = {"name": "Lamp", "category": "c", "priceCents": 100, "currency": "EUR", "stock": 1}
+    cloud.primary.call("Mutation", "createProduct", {"input": {**lamp, "sku": "A-1"}})
+
+    with pytest.raises(InternalFailure) as failed:
+        cloud.primary.call("Mutation", "createProduct", {"input": {**lamp, "sku": "A-2"}})
+
+    assert failed.value.message == "An internal error occurred. It has been logged."
+    listed = cloud.primary.settings.dynamodb("us-east-1").get_item(
+        TableName=TABLE, Key={"pk": {"S": "SKU#A-2"}, "sk": {"S": "STATE"}}
+    )
+    assert "Item" not in listed
