@@ -2,7 +2,7 @@
 
 Both sides run in this process against the same ThreadedMotoServer, one call at a
 time, interleaved in rounds so that machine noise falls on both alike. The handler's
-extra cost is its reads: the idempotency claim, the customer, and the products.
+extra cost is its read: the customer and the products, in one BatchGetItem.
 """
 
 from __future__ import annotations

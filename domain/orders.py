@@ -1,8 +1,9 @@
 """The order aggregate and its life: PLACED, then SHIPPED or CANCELLED.
 
 Write-table keys: state at ``ORDER#<id>`` / ``STATE``, events at ``ORDER#<id>`` /
-``EVENT#<version>``; a placement is claimed at ``IDEMPOTENCY#<customer>#<key>`` /
-``STATE`` so that one idempotency key never places two orders.
+``EVENT#<version>``; a placement's idempotency key is claimed at
+``IDEMPOTENCY#<caller>#<key>`` / ``STATE`` (:mod:`domain.idempotency`) so that one key
+never places two orders.
 
 An order keeps each product's name and unit price, and the customer's name and
 email, as they were when it was placed.
@@ -10,8 +11,6 @@ email, as they were when it was placed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, NamedTuple
 
 from domain import rules
@@ -28,7 +27,6 @@ TRANSITIONS = {PLACED: {SHIPPED, CANCELLED}, SHIPPED: set(), CANCELLED: set()}
 MAX_TRANSACTION_ITEMS = 100
 FIXED_ITEMS = 4
 MAX_LINES = (MAX_TRANSACTION_ITEMS - FIXED_ITEMS) // 2
-MAX_IDEMPOTENCY_KEY = 128
 # An order's total is an Int, as is each line's; the total bounds the lines.
 MAX_TOTAL_CENTS = rules.MAX_INT
 
@@ -95,19 +93,6 @@ def check_lines(lines: object) -> tuple[LineRequest, ...]:
     if len(set(product_ids)) != len(product_ids):
         raise ValidationError("Each product may appear in only one line of an order.")
     return tuple(checked)
-
-
-def check_idempotency_key(key: object) -> str:
-    key = rules.bounded_text("idempotency_key", key, MAX_IDEMPOTENCY_KEY)
-    if not key.strip():
-        raise ValidationError("idempotencyKey must not be empty.")
-    return key
-
-
-def fingerprint(customer_id: str, lines: tuple[LineRequest, ...]) -> str:
-    """What a replay must repeat: the same key with other lines is another order."""
-    body = json.dumps([customer_id, [[line.product_id, line.quantity] for line in lines]])
-    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def place(

@@ -49,6 +49,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     crash.add_argument("--region", required=True)
     crash.add_argument("--match", required=True, help="part of a record's pk (ORDER#<id>), or *")
     crash.add_argument("--times", type=int, help="crash this many invocations, then stop")
+    lost = _action(actions, "lost-reply", "a region applies each write, then its reply is lost")
+    lost.add_argument("--region", required=True)
+    lost.add_argument("--times", type=int, help="lose this many replies, then stop")
     disconnect = _action(actions, "disconnect", "close every subscriber socket now")
     disconnect.add_argument("--region", help="one region (default: every region)")
     _action(actions, "list", "list the active faults")
@@ -139,6 +142,9 @@ def _spec(args: argparse.Namespace) -> dict[str, Any]:
     if action == "crash":
         spec = {"kind": "crash", "region": args.region, "match": args.match}
         return spec if args.times is None else {**spec, "times": args.times}
+    if action == "lost-reply":
+        spec = {"kind": "lost-reply", "region": args.region}
+        return spec if args.times is None else {**spec, "times": args.times}
     return {"kind": "disconnect", **({"region": args.region} if args.region else {})}
 
 
@@ -157,6 +163,9 @@ def _fault_line(fault: dict[str, Any]) -> str:
         effect = "replication paused: changes wait, none is lost"
     elif kind == "replication-lag":
         effect = f"replication lag {fault['lagMs']} ms"
+    elif kind == "lost-reply":
+        times = f"{fault['times']} more times" if "times" in fault else "until cleared"
+        effect = f"{region}: writes are applied, then their replies lost (a timeout), {times}"
     else:
         times = f"{fault['times']} more times" if "times" in fault else "until cleared"
         effect = f"{region}: stream handler crashes on pk matching {fault['match']!r}, {times}"

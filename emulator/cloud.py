@@ -87,6 +87,7 @@ class LocalCloud:
         if signer is None or not signer.access_key or not signer.secret_key:
             raise ValueError("the local cloud needs the IAM key pair it is to accept")
         moto_fixes.install_transactions()
+        moto_fixes.install_client_request_tokens()
         moto_fixes.install_iterator_expiry()
         moto_fixes.install_write_marks()
         moto_fixes.install_dispatch_cache()

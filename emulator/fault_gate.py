@@ -16,6 +16,13 @@ credential scope, ``Credential=AKID/DATE/REGION/SERVICE/aws4_request``.
 * throttle: HTTP 400 ``ProvisionedThroughputExceededException`` for table reads and
   writes (the data-plane actions below) at the chosen rate; streams, control-plane
   calls and other regions are untouched.
+* lost reply: a table write (:data:`_WRITES`) goes to moto; when moto applied it (2xx),
+  the answer is never sent. The request is held until the client gives up (its read
+  timeout closes the connection) or :data:`HANG_CAP_S` passes, then the connection is
+  closed with no answer: the client sees a timeout, or a dropped connection, and cannot
+  tell that the write landed. A write moto refused is answered as it was, and does
+  not count. A server that hands over no socket (``werkzeug.socket``) gets HTTP 500
+  ``InternalServerError`` after the cap, which says nothing of the write either.
 
 A request carrying :data:`OPERATOR_HEADER` passes every fault: the emulator's own
 status page reads through it, as an operator's console outside the failed region.
@@ -25,6 +32,9 @@ from __future__ import annotations
 
 import json
 import re
+import select
+import socket
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -57,6 +67,8 @@ _DATA_PLANE = frozenset(
         "TransactWriteItems",
     }
 )
+# What changes a table: the writes whose replies a lost-reply fault takes.
+_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
 _NAMESPACE = "com.amazonaws.dynamodb.v20120810#"
 
 
@@ -91,8 +103,8 @@ def fault_gate(app: Wsgi, faults: FaultRegistry, hang_cap_s: float = HANG_CAP_S)
             )
         target = str(environ.get("HTTP_X_AMZ_TARGET", ""))
         action = target.removeprefix(_DYNAMODB_TARGET)
-        throttled = action in _DATA_PLANE and target.startswith(_DYNAMODB_TARGET)
-        if throttled and faults.throttles(region):
+        table_call = action in _DATA_PLANE and target.startswith(_DYNAMODB_TARGET)
+        if table_call and faults.throttles(region):
             _drain(environ)
             return _answer(
                 start_response,
@@ -101,9 +113,54 @@ def fault_gate(app: Wsgi, faults: FaultRegistry, hang_cap_s: float = HANG_CAP_S)
                 "The level of configured provisioned throughput for the table was exceeded "
                 "(injected throttle).",
             )
+        if table_call and action in _WRITES and faults.lost_reply(region) is not None:
+            return _losing_the_reply(app, environ, start_response, faults, region, hang_cap_s)
         return app(environ, start_response)
 
     return gate
+
+
+def _losing_the_reply(
+    app: Wsgi,
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+    faults: FaultRegistry,
+    region: str,
+    hang_cap_s: float,
+) -> Iterable[bytes]:
+    """Apply the write; if moto took it, keep its answer from the client."""
+    started: list[tuple[str, Any]] = []
+
+    def keep(status: str, headers: Any, exc_info: Any = None) -> None:
+        started[:] = [(status, headers)]
+
+    answer = list(app(environ, keep))
+    status, headers = started[-1]
+    lost = faults.lose_reply(region) if status.startswith("2") else None
+    if lost is None:
+        start_response(status, headers)
+        return answer
+    client = environ.get("werkzeug.socket")
+    if not isinstance(client, socket.socket):
+        threading.Event().wait(hang_cap_s)
+    else:
+        _hang_up_after_the_client(client, hang_cap_s)
+    return _answer(
+        start_response,
+        "500 Internal Server Error",
+        "InternalServerError",
+        f"The reply was lost (injected fault {lost.id}).",
+    )
+
+
+def _hang_up_after_the_client(client: socket.socket, cap_s: float) -> None:
+    """Wait until the client closes the connection or sends anything (it gave up, or
+    moved on), at most ``cap_s``; then close it, unanswered."""
+    try:
+        select.select([client], [], [], cap_s)
+        client.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError):
+        pass  # already closed by the client: nothing to hang up
 
 
 def _drain(environ: dict[str, Any]) -> None:

@@ -12,12 +12,16 @@ that play AWS consult them:
 * ``crash`` (region, ``match``, ``times``): the stream handler invocation raises for a
   batch holding a record whose ``pk`` contains ``match`` (``*``: any record), as a
   crashing Lambda would (:class:`emulator.streams.StreamPoller`);
+* ``lost-reply`` (region, ``times``): that region applies each table write, then its
+  reply is lost: the caller times out, as when an answer never comes back, and cannot
+  tell whether the write landed (:mod:`emulator.fault_gate`); with ``times``, that many
+  replies are lost, then the fault is off;
 * ``disconnect`` (region or all): a one-shot action, closing subscriber sockets; it is
   never stored.
 
-A region has at most one outage and one throttle, and the deployment at most one
-replication pause and one lag: adding another replaces it (a pause is kept, with its
-id). Crashes add up. Stdlib only.
+A region has at most one outage, one throttle and one lost reply, and the deployment at
+most one replication pause and one lag: adding another replaces it (a pause is kept,
+with its id). Crashes add up. Stdlib only.
 """
 
 from __future__ import annotations
@@ -38,8 +42,9 @@ THROTTLE = "throttle"
 REPLICATION_PAUSE = "replication-pause"
 REPLICATION_LAG = "replication-lag"
 CRASH = "crash"
+LOST_REPLY = "lost-reply"
 DISCONNECT = "disconnect"
-KINDS = (OUTAGE, THROTTLE, REPLICATION_PAUSE, REPLICATION_LAG, CRASH, DISCONNECT)
+KINDS = (OUTAGE, THROTTLE, REPLICATION_PAUSE, REPLICATION_LAG, CRASH, LOST_REPLY, DISCONNECT)
 FAIL, HANG = "fail", "hang"
 MATCH_ALL = "*"
 MAX_LAG_MS = 3_600_000
@@ -53,6 +58,7 @@ _FIELDS: dict[str, tuple[set[str], set[str]]] = {
     REPLICATION_PAUSE: (set(), set()),
     REPLICATION_LAG: ({"lagMs"}, {"lagMs"}),
     CRASH: ({"region", "match", "times"}, {"region", "match"}),
+    LOST_REPLY: ({"region", "times"}, {"region"}),
     DISCONNECT: ({"region"}, set()),
 }
 
@@ -121,7 +127,8 @@ class FaultSpec:
 
 @dataclass(frozen=True)
 class Fault:
-    """An active fault. For a crash with ``times``, ``spec.times`` is what is left."""
+    """An active fault. For a crash or a lost reply with ``times``, ``spec.times`` is what
+    is left."""
 
     id: str
     spec: FaultSpec
@@ -167,7 +174,7 @@ class FaultRegistry:
                 for fault in self._faults.values():
                     if fault.kind == REPLICATION_PAUSE:
                         return fault
-            if spec.kind in (OUTAGE, THROTTLE, REPLICATION_LAG):
+            if spec.kind in (OUTAGE, THROTTLE, LOST_REPLY, REPLICATION_LAG):
                 for fault in list(self._faults.values()):
                     if fault.kind == spec.kind and fault.spec.region == spec.region:
                         self._remove(fault.id)
@@ -238,16 +245,25 @@ class FaultRegistry:
                     continue
                 if not any(match == MATCH_ALL or match in key for key in keys):
                     continue
-                times = fault.spec.times
-                if times is not None:
-                    if times <= 1:
-                        self._remove(fault.id)
-                    else:
-                        spec = dataclasses.replace(fault.spec, times=times - 1)
-                        self._faults[fault.id] = dataclasses.replace(fault, spec=spec)
-                    self._changed.notify_all()
+                self._count_down(fault)
                 return fault
             return None
+
+    def lost_reply(self, region: str) -> Fault | None:
+        """The lost reply on in ``region``, if any, without counting it."""
+        with self._changed:
+            return self._find(LOST_REPLY, region)
+
+    def lose_reply(self, region: str) -> Fault | None:
+        """The lost reply that takes this applied write's answer, if any; counts it down.
+
+        A lost reply whose ``times`` runs out is switched off by itself.
+        """
+        with self._changed:
+            fault = self._find(LOST_REPLY, region)
+            if fault is not None:
+                self._count_down(fault)
+            return fault
 
     def hold(self, fault: Fault, cap_s: float) -> None:
         """Wait while ``fault`` is on, at most ``cap_s``: what a hung call goes through."""
@@ -274,6 +290,18 @@ class FaultRegistry:
             if fault.kind == kind and fault.spec.region == region:
                 return fault
         return None
+
+    def _count_down(self, fault: Fault) -> None:
+        """One use of a fault with ``times``: the last one switches it off."""
+        times = fault.spec.times
+        if times is None:
+            return
+        if times <= 1:
+            self._remove(fault.id)
+        else:
+            spec = dataclasses.replace(fault.spec, times=times - 1)
+            self._faults[fault.id] = dataclasses.replace(fault, spec=spec)
+        self._changed.notify_all()
 
     def _remove(self, fault_id: str) -> Fault | None:
         self._throttle_counts.pop(fault_id, None)

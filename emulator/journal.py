@@ -74,6 +74,10 @@ JOURNALED_ACTIONS = DATA_ACTIONS | TABLE_ACTIONS
 MARK_PREFIX = "x-gateway-"
 _MARK_ENVIRON = "HTTP_" + MARK_PREFIX.upper().replace("-", "_")
 _TICKET = "gateway.journal.ticket"
+# Set in a request's environ by whoever answered it without changing anything (a
+# transaction repeated under its ClientRequestToken, :mod:`emulator.moto_fixes`): it is
+# not journaled, so every entry is a change, and a replay applies each one once.
+UNCHANGED = "gateway.journal.unchanged"
 _FAILED_BODY = b'{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError",'
 # A request can be replayed with any key: moto answers for its default account,
 # as it does for the emulator's local keys.
@@ -345,7 +349,7 @@ def recording(app: Wsgi, journal: Journal) -> Wsgi:
 
         answer = list(app(environ, remember))
         status, headers = started[-1]
-        if status.startswith("2"):
+        if status.startswith("2") and not environ.get(UNCHANGED):
             entry = Request(region, action, json.loads(body), _marks(environ))
             try:
                 environ[_TICKET] = journal.append(entry)
@@ -380,8 +384,14 @@ def durable(app: Wsgi, journal: Journal) -> Wsgi:
 
 
 def replay_environ(request: Request) -> dict[str, Any]:
-    """A WSGI environ that asks moto for ``request`` again, as its client did."""
-    body = json.dumps(request.body).encode()
+    """A WSGI environ that asks moto for ``request`` again, as its client did.
+
+    Without its ClientRequestToken: the journal holds only requests that changed
+    something, so each is applied again, even one whose token an earlier entry used
+    more than 10 minutes before it (a new request then, but not in a replay's minutes).
+    """
+    sent = {name: value for name, value in request.body.items() if name != "ClientRequestToken"}
+    body = json.dumps(sent).encode()
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST",
         "SCRIPT_NAME": "",

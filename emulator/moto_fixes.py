@@ -16,6 +16,13 @@
 
 The first two are measured in docs/decisions.md. None changes what a client sees.
 
+* moto ignores ``TransactWriteItems``' ``ClientRequestToken``, so a resent transaction
+  is applied again. :func:`install_client_request_tokens` honours it as DynamoDB
+  documents: for 10 minutes after a transaction that wrote, the same token with the
+  same request is answered as written and writes nothing, and with another request is
+  ``IdempotentParameterMismatchException``. Such a repeat changed nothing, so it marks
+  its request (:data:`emulator.journal.UNCHANGED`) and is never journaled.
+
 For durable local state (:mod:`emulator.journal`), three more:
 
 * :func:`install_write_marks`: a write that carries :data:`REPLICATED_WRITE_HEADER`
@@ -36,6 +43,7 @@ For durable local state (:mod:`emulator.journal`), three more:
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -43,9 +51,13 @@ from typing import Any
 
 import moto.backends
 import moto.core.responses
+from moto.core.responses import ActionResult
 from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
+    ERROR_TYPE_PREFIX,
     ConditionalCheckFailed,
+    DynamodbException,
+    MockValidationException,
     MultipleTransactionsException,
     TooManyTransactionsException,
     TransactionCanceledException,
@@ -56,12 +68,17 @@ from moto.dynamodb.models.table import StreamShard
 from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.models import ShardIterator
 
+from emulator.journal import UNCHANGED
 from emulator.replication import REPLICATED_WRITE_HEADER, REPLICATION_PRINCIPAL
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 MAX_TRANSACTION_ITEMS = 100
 USED_ITERATOR_LIFETIME_S = 60.0
 _PRUNE_EVERY_S = 5.0
+# DynamoDB keeps a ClientRequestToken for 10 minutes after the transaction that used it,
+# and takes tokens of 1 to 36 characters.
+TOKEN_WINDOW_S = 600.0
+MAX_TOKEN_CHARS = 36
 
 
 def serialized(app: Wsgi, lock: threading.Lock | None = None) -> Wsgi:
@@ -78,6 +95,72 @@ def serialized(app: Wsgi, lock: threading.Lock | None = None) -> Wsgi:
 def install_transactions() -> None:
     """Replace moto's TransactWriteItems with check-then-write (idempotent to call)."""
     DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+
+
+class IdempotentParameterMismatch(DynamodbException):
+    """DynamoDB's answer to a token it saw, within its window, with another request."""
+
+    error_type = ERROR_TYPE_PREFIX + "IdempotentParameterMismatchException"
+
+    def __init__(self) -> None:
+        super().__init__(
+            self.error_type,
+            message="The ClientRequestToken was used in a different request within the last "
+            "10 minutes.",
+        )
+
+
+def _token_clock() -> float:
+    return time.monotonic()
+
+
+def install_client_request_tokens() -> None:
+    """Honour TransactWriteItems' ClientRequestToken, as DynamoDB does (idempotent to call).
+
+    Tokens are kept per region (moto's backend), from the end of the transaction that
+    used them; a transaction that was refused leaves its token unused.
+    """
+    if getattr(DynamoHandler.transact_write_items, "honours_tokens", False):
+        return
+    transact = DynamoHandler.transact_write_items
+    lock = threading.Lock()
+
+    def transact_once(self: DynamoHandler) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if token is None:
+            return transact(self)
+        if not isinstance(token, str) or not 1 <= len(token) <= MAX_TOKEN_CHARS:
+            raise MockValidationException(
+                "1 validation error detected: Value at 'clientRequestToken' failed to "
+                f"satisfy constraint: Member must have length between 1 and {MAX_TOKEN_CHARS}"
+            )
+        request = json.dumps(
+            {name: value for name, value in self.body.items() if name != "ClientRequestToken"},
+            sort_keys=True,
+        )
+        tokens: dict[str, tuple[str, float]] = self.dynamodb_backend.__dict__.setdefault(
+            "client_request_tokens", {}
+        )
+        with lock:
+            now = _token_clock()
+            for seen_token, (_, used_at) in list(tokens.items()):
+                if now - used_at >= TOKEN_WINDOW_S:
+                    del tokens[seen_token]
+            seen = tokens.get(token)
+        if seen is not None:
+            if seen[0] != request:
+                raise IdempotentParameterMismatch()
+            environ = getattr(getattr(self, "normalized_request", None), "environ", None)
+            if isinstance(environ, dict):
+                environ[UNCHANGED] = True
+            return ActionResult({"ConsumedCapacity": [], "ItemCollectionMetrics": {}})
+        answer = transact(self)
+        with lock:
+            tokens[token] = (request, _token_clock())
+        return answer
+
+    transact_once.honours_tokens = True  # type: ignore[attr-defined]
+    DynamoHandler.transact_write_items = transact_once  # type: ignore[method-assign]
 
 
 def install_iterator_expiry() -> None:

@@ -12,7 +12,7 @@ from aws_lambda_powertools.event_handler import AppSyncResolver
 
 from domain import records
 from domain.control import Control, ControlRecord
-from domain.store import PrimaryWriteStore
+from domain.primary_store import PrimaryWriteStore
 from projections.settings import Settings
 from projections.table import ProjectionTable
 from resolvers import customers, orders, products, region

@@ -61,7 +61,10 @@ def build_router(services: Services) -> Router:
         if customer_id is not None:
             require_own(router, customer_id, "the registration")
         command = RegisterCustomer(
-            email=input["email"], name=input["name"], customer_id=customer_id
+            email=input["email"],
+            name=input["name"],
+            customer_id=customer_id,
+            idempotency_key=input.get("idempotencyKey"),
         )
         registered: Customer = handlers.handle(command, services.command_deps(router))
         return {**registered.to_data(), **NO_ORDERS}

@@ -74,13 +74,13 @@ def build_router(services: Services) -> Router:
             order_id,
             lambda: services.write_store.load(records.ORDER, order_id),
         )
-        command = CancelOrder(order_id, input["expectedVersion"])
+        command = CancelOrder(order_id, input["expectedVersion"], input.get("idempotencyKey"))
         cancelled: Order = handlers.handle(command, deps)
         return cancelled.to_data()
 
     @router.resolver(type_name="Mutation", field_name="shipOrder")
     def ship_order(input: dict[str, Any]) -> dict[str, Any]:
-        command = ShipOrder(input["id"], input["expectedVersion"])
+        command = ShipOrder(input["id"], input["expectedVersion"], input.get("idempotencyKey"))
         shipped: Order = handlers.handle(command, services.command_deps(router))
         return shipped.to_data()
 

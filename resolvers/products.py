@@ -63,6 +63,7 @@ def build_router(services: Services) -> Router:
             price_cents=input["priceCents"],
             currency=input["currency"],
             stock=input["stock"],
+            idempotency_key=input.get("idempotencyKey"),
         )
         return handlers.handle(command, deps()).to_data()
 
@@ -75,12 +76,15 @@ def build_router(services: Services) -> Router:
             if input[argument] is None:
                 raise ValidationError(f"{argument} cannot be set to null; leave it out instead.")
             changes[field] = input[argument]
-        command = UpdateProduct(input["id"], input["expectedVersion"], changes)
+        command = UpdateProduct(
+            input["id"], input["expectedVersion"], changes, input.get("idempotencyKey")
+        )
         return handlers.handle(command, deps()).to_data()
 
     @router.resolver(type_name="Mutation", field_name="adjustStock")
     def adjust_stock(input: dict[str, Any]) -> dict[str, Any]:
-        return handlers.handle(AdjustStock(input["id"], input["delta"]), deps()).to_data()
+        command = AdjustStock(input["id"], input["delta"], input.get("idempotencyKey"))
+        return handlers.handle(command, deps()).to_data()
 
     @router.resolver(type_name="Subscription", field_name="onProductChanged")
     def on_product_changed(id: str | None = None, category: str | None = None) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools.event_handler.appsync import Router
 
@@ -47,4 +47,20 @@ class Services(NamedTuple):
         """
         self.control.writable()
         correlation_id = str(router.context.get("correlation_id", ""))
-        return Dependencies(store=self.write_store, correlation_id=correlation_id)
+        caller = caller_scope(router.context.get("identity"))
+        return Dependencies(store=self.write_store, correlation_id=correlation_id, caller=caller)
+
+
+def caller_scope(identity: Any) -> str:
+    """Who asks, as the plain text that scopes their idempotency keys.
+
+    A user-pool user by their ``sub`` (unique in the pool), an IAM caller by its ARN,
+    and the API key (AppSync passes no identity for it) as one caller: keys of two
+    callers never meet, since the kind of caller is part of the scope.
+    """
+    if isinstance(identity, dict):
+        if identity.get("sub"):
+            return f"user:{identity['sub']}"
+        if identity.get("userArn"):
+            return f"iam:{identity['userArn']}"
+    return "api-key"

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.arguments import INPUT, MIN_VERSION
+from schema.arguments import INPUT, MIN_VERSION, OPTIONAL_IDEMPOTENCY_KEY
 from schema.aws import (
     AWSDateTime,
     AWSEmail,
@@ -57,6 +57,9 @@ class RegisterCustomerInput:
         description="The id to register under (a customer registers as their own `sub`); "
         "assigned when left out.",
     )
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
+    )
 
 
 @strawberry.type
@@ -80,8 +83,9 @@ class CustomerQuery:
 class CustomerMutation:
     @strawberry.mutation(
         description="Register a customer. Errors: ValidationError (bad or taken email, "
-        "taken id), Unauthorized (a customer registering under another id, or a user in "
-        "neither the customers nor the staff group), PrimaryUnavailable.",
+        "taken id, or the idempotencyKey used for other input), Unauthorized (a customer "
+        "registering under another id, or a user in neither the customers nor the staff "
+        "group), PrimaryUnavailable.",
         directives=[customers_and_staff()],
     )
     def register_customer(self, input: Annotated[RegisterCustomerInput, INPUT]) -> Customer | None:

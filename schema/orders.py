@@ -8,7 +8,15 @@ from typing import Annotated
 
 import strawberry
 
-from schema.arguments import AFTER, FIRST, INPUT, MIN_VERSION, PUBLISHED
+from schema.arguments import (
+    AFTER,
+    FIRST,
+    IDEMPOTENCY_KEY,
+    INPUT,
+    MIN_VERSION,
+    OPTIONAL_IDEMPOTENCY_KEY,
+    PUBLISHED,
+)
 from schema.aws import (
     AWSDateTime,
     AwsIam,
@@ -83,7 +91,7 @@ class PlaceOrderInput:
         description="1 to 48 lines (what one transaction holds), each product once."
     )
     idempotency_key: str = strawberry.field(
-        description="Any unique string; retrying with the same key returns the same order."
+        description="Required: an order must never be placed twice. " + IDEMPOTENCY_KEY
     )
 
 
@@ -91,12 +99,18 @@ class PlaceOrderInput:
 class CancelOrderInput:
     id: strawberry.ID = strawberry.field(description="The order.")
     expected_version: int = strawberry.field(description="The version you read.")
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
+    )
 
 
 @strawberry.input(description="An order to ship.")
 class ShipOrderInput:
     id: strawberry.ID = strawberry.field(description="The order.")
     expected_version: int = strawberry.field(description="The version you read.")
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
+    )
 
 
 @strawberry.input(description="An order's customer, as the stream handler publishes it.")
@@ -157,8 +171,8 @@ class OrderQuery:
 class OrderMutation:
     @strawberry.mutation(
         description="Place an order, taking stock. Errors: ValidationError (bad lines, mixed "
-        "currencies, a total past 2147483647 cents, or the idempotencyKey used for another "
-        "order), NotFound (the customer or a product), InsufficientStock, VersionConflict "
+        "currencies, a total past 2147483647 cents, or the idempotencyKey used for other "
+        "input), NotFound (the customer or a product), InsufficientStock, VersionConflict "
         "(too contended; retry), Unauthorized (for another customer, or not in the customers "
         "or staff group), PrimaryUnavailable.",
         directives=[customers_and_staff()],
@@ -168,9 +182,10 @@ class OrderMutation:
 
     @strawberry.mutation(
         description="Cancel a PLACED order and restock. Errors: ValidationError (the stock "
-        "returned, or a total placed before totals were checked, past the limit), NotFound (no "
-        "such order; to a customer, another customer's order too), VersionConflict, "
-        "InvalidTransition (not PLACED), Unauthorized (not in the customers or staff group), "
+        "returned, or a total placed before totals were checked, past the limit; or the "
+        "idempotencyKey used for other input), NotFound (no such order; to a customer, "
+        "another customer's order too), VersionConflict, InvalidTransition (not PLACED), "
+        "Unauthorized (not in the customers or staff group), "
         "PrimaryUnavailable.",
         directives=[customers_and_staff()],
     )
@@ -179,8 +194,9 @@ class OrderMutation:
 
     @strawberry.mutation(
         description="Ship a PLACED order. Errors: ValidationError (a total past the limit, "
-        "placed before totals were checked), NotFound, VersionConflict, InvalidTransition "
-        "(not PLACED), Unauthorized (not staff), PrimaryUnavailable.",
+        "placed before totals were checked; or the idempotencyKey used for other input), "
+        "NotFound, VersionConflict, InvalidTransition (not PLACED), Unauthorized (not staff), "
+        "PrimaryUnavailable.",
         directives=[user_pools("staff")],
     )
     def ship_order(self, input: Annotated[ShipOrderInput, INPUT]) -> Order | None:

@@ -12,6 +12,7 @@ read back shares memory with what was written.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,9 +58,13 @@ class FakeWriteStore:
         item = self.items.get(_key(records.state_key(kind, aggregate_id)))
         return None if item is None else stored(item)
 
-    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
-        found = {aggregate_id: self.load(kind, aggregate_id) for aggregate_id in aggregate_ids}
-        return {aggregate_id: state for aggregate_id, state in found.items() if state}
+    def load_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        found = {key: self.load(*key) for key in keys}
+        return {key: state for key, state in found.items() if state}
+
+    def load_event(self, kind: str, aggregate_id: str, version: int) -> dict[str, Any] | None:
+        item = self.items.get(_key(records.event_key(kind, aggregate_id, version)))
+        return None if item is None else stored(item)
 
     def primary_unreachable(self) -> bool:
         return self.unreachable
