@@ -25,10 +25,16 @@ from emulator.deployment import LocalDeployment, Restored, Topology
 from emulator.http import build_app
 from emulator.journal import Journal, JournalCorrupt, JournalInUse
 from emulator.jwt_issuer import DEFAULT_TTL_S, LocalIssuer
-from emulator.limits import DEFAULT_MAX_DEPTH, Limits
+from emulator.limits import Limits
 from emulator.mock_admin import build_mock_admin
 from emulator.seed import seed
 from emulator.statefile import DEFAULT_STATE_DIR, NotRunning, RunningDev, announce, withdraw
+from infra.config import (
+    QUERY_DEPTH_RANGE,
+    RESOLVER_COUNT_RANGE,
+    ConfigError,
+    committed_api_limits,
+)
 
 DEFAULT_REGIONS = "us-east-1,eu-west-1"
 
@@ -79,13 +85,25 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key clients send")
     dev.add_argument("--seed", action="store_true", help="create a few sample products at start")
     dev.add_argument(
-        "--max-depth", type=int, default=DEFAULT_MAX_DEPTH, help="deepest query allowed (15)"
+        "--max-depth",
+        type=int,
+        default=None,
+        help="deepest query allowed, 1-75, 0 for no limit (default: the deployment's "
+        "queryDepthLimit, 15)",
+    )
+    dev.add_argument(
+        "--resolver-count-limit",
+        type=int,
+        default=None,
+        help="resolvers (root fields) one request may run, 1-10000, 0 for AppSync's "
+        "maximum of 10000 (default: the deployment's resolverCountLimit, 50)",
     )
     dev.add_argument(
         "--rate-limit",
         type=float,
         default=None,
-        help="requests per second per API key or IAM key (default: no limit)",
+        help="resolvers per second per API key, user or IAM key: a request costs its "
+        "resolver count (default: no limit)",
     )
     dev.add_argument("--iam-access-key-id", default=DEFAULT_ACCESS_KEY_ID)
     dev.add_argument("--iam-secret-access-key", default=DEFAULT_SECRET_ACCESS_KEY)
@@ -145,8 +163,18 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--port must leave room for one port per region")
     if args.replication_lag_ms < 0:
         parser.error("--replication-lag-ms must not be negative")
-    if args.max_depth < 1:
-        parser.error("--max-depth must be at least 1")
+    try:
+        deployed = committed_api_limits()
+    except ConfigError as error:
+        parser.error(f"cdk.json: {error}")
+    max_depth = deployed.query_depth if args.max_depth is None else args.max_depth
+    if max_depth not in QUERY_DEPTH_RANGE:
+        parser.error("--max-depth must be from 0 (no limit) to 75, as AppSync allows")
+    max_resolvers = (
+        deployed.resolver_count if args.resolver_count_limit is None else args.resolver_count_limit
+    )
+    if max_resolvers not in RESOLVER_COUNT_RANGE:
+        parser.error("--resolver-count-limit must be from 0 (10000) to 10000, as AppSync allows")
     if args.rate_limit is not None and args.rate_limit <= 0:
         parser.error("--rate-limit must be greater than 0")
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -155,7 +183,9 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     topology = Topology(regions, args.host, args.port, args.replication_lag_ms)
     state_dir = Path(args.state_dir)
     credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
-    limits = Limits(max_depth=args.max_depth, rate_per_second=args.rate_limit)
+    limits = Limits(
+        max_depth=max_depth, max_resolvers=max_resolvers, rate_per_second=args.rate_limit
+    )
     issuer = LocalIssuer.in_state_dir(state_dir)
     journal = Journal.in_state_dir(state_dir, fresh=args.fresh)
     try:

@@ -67,10 +67,12 @@ def load_schema(schema_file: Path | None = None) -> GraphQLSchema:
 
 @dataclass
 class Outcome:
-    """An answer, and what it published: ``(mutation name, payload)`` for each publish."""
+    """An answer, what it published (``(mutation name, payload)`` for each publish), and
+    its HTTP status: 429 when the rate limit refused it, as AppSync throttles."""
 
     response: dict[str, Any]
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    status: int = 200
 
 
 class Executor:
@@ -99,13 +101,18 @@ class Executor:
         try:
             self.limits.check_size(query)
             document = parse(query)
-            errors = validate(self.schema, document)
-            if not errors:
-                self.limits.check_depth(document)
+            # Before validation, which can take quadratic time; a refused request
+            # costs its sender nothing from the rate bucket.
+            cost = self.limits.check_document(document, operation_name)
         except GraphQLError as error:
             return Outcome({"data": None, "errors": [format_error(error)]})
         except LimitExceeded as error:
-            return Outcome({"data": None, "errors": [_error(error.message, "LimitExceeded")]})
+            return Outcome({"data": None, "errors": [_limit_error(error)]})
+        try:
+            self.limits.check_rate(caller.credential, cost)
+        except LimitExceeded as error:
+            return Outcome({"data": None, "errors": [_limit_error(error)]}, status=429)
+        errors = validate(self.schema, document)
         if errors:
             return Outcome({"data": None, "errors": [format_error(error) for error in errors]})
         operation = _operation(document, operation_name)
@@ -310,6 +317,10 @@ def _error(message: str, error_type: str) -> dict[str, Any]:
         "locations": [],
         "message": message,
     }
+
+
+def _limit_error(error: LimitExceeded) -> dict[str, Any]:
+    return {**_error(error.message, "LimitExceeded"), "errorInfo": error.info}
 
 
 def _operation(document: Any, operation_name: str | None) -> OperationDefinitionNode | None:

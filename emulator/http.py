@@ -14,7 +14,6 @@ from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Respon
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from domain.errors import LimitExceeded
 from emulator.realtime_ws import PROTOCOL as APPSYNC_REALTIME
 from emulator.realtime_ws import AppSyncRealtimeSession
 from emulator.region import RegionRuntime
@@ -54,10 +53,6 @@ def build_app(
         caller = region.authenticate(headers, (request.method, str(request.url), body))
         if caller is None:
             return _failure(401, "UnauthorizedException", _UNAUTHORIZED)
-        try:
-            region.limits.check_rate(caller.credential)
-        except LimitExceeded as error:
-            return _failure(429, "LimitExceeded", error.message)
         request_json = _parse_request(body)
         if isinstance(request_json, str):
             return _failure(400, "MalformedHttpRequestException", request_json)
@@ -65,7 +60,7 @@ def build_app(
         outcome = await run_in_threadpool(region.execute, query, variables, operation_name, caller)
         for mutation, payload in outcome.published:
             await region.subscriptions.publish(mutation, payload)
-        return JSONResponse(outcome.response)
+        return JSONResponse(outcome.response, outcome.status)
 
     async def graphql_page(request: Request) -> Response:
         # GraphiQL when its assets are installed (make does it); else the plain page.

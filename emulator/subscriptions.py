@@ -130,14 +130,16 @@ class Subscriptions:
         Unauthorized
             The caller's mode is not allowed on the field.
         LimitExceeded
-            The document is too large or too deep.
+            The document is too large, runs too many resolvers or is too deep (all
+            decided before validation), or the credential is over its rate.
         """
         self.limits.check_size(query)
         document = parse(query)
+        cost = self.limits.check_document(document, operation_name)
+        self.limits.check_rate(caller.credential, cost)
         errors = validate(self._schema, document)
         if errors:
             raise errors[0]
-        self.limits.check_depth(document)
         operations = [
             node
             for node in document.definitions

@@ -54,6 +54,9 @@ def test_seed_reaches_every_region_of_a_three_region_deployment(tmp_path: Path) 
         (["--host", "0.0.0.0"], "loopback"),
         (["--port", "70000"], "--port"),
         (["--port", "many"], "invalid int value"),
+        (["--resolver-count-limit", "10001"], "--resolver-count-limit"),
+        (["--resolver-count-limit", "-1"], "--resolver-count-limit"),
+        (["--max-depth", "76"], "--max-depth"),
     ],
 )
 def test_bad_flags_are_refused_with_a_reason(flags: list[str], complaint: str) -> None:

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from graphql import GraphQLError
 
-from domain.errors import Unauthorized, ValidationError
+from domain.errors import LimitExceeded, Unauthorized, ValidationError
 from emulator.auth import API_KEY, AWS_IAM, Caller
 from emulator.executor import load_schema, subscribed_mutations
+from emulator.limits import Limits
 from emulator.subscriptions import Subscriptions
 
 SCHEMA = load_schema()
@@ -310,4 +311,19 @@ def test_an_iam_caller_may_not_subscribe_to_an_api_key_only_field() -> None:
         subs.subscribe(ON_ANY_PRODUCT, None, None, Caller(AWS_IAM), Inbox())
 
     assert "onProductChanged" in raised.value.message
+    assert len(subs) == 0
+
+
+def test_a_subscription_start_goes_through_the_resolver_count_limit() -> None:
+    """
+    GIVEN a resolver count limit of 5
+    WHEN a subscription start selects 6 aliased root fields
+    THEN it is refused with LimitExceeded (before validation, which would only say
+         "one field"), and nothing is registered
+    """
+    subs = Subscriptions(SCHEMA, subscribed_mutations(SCHEMA), Limits(max_resolvers=5))
+    fields = " ".join(f"a{index}: onProductChanged {{ id }}" for index in range(6))
+
+    with pytest.raises(LimitExceeded, match="6 resolvers; the limit is 5"):
+        subscribe(subs, "subscription { " + fields + " }")
     assert len(subs) == 0
