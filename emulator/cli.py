@@ -23,6 +23,7 @@ from emulator.auth import (
 )
 from emulator.deployment import LocalDeployment, Restored, Topology
 from emulator.http import build_app
+from emulator.http_protocol import BoundedH11Protocol
 from emulator.journal import Journal, JournalCorrupt, JournalInUse
 from emulator.jwt_issuer import DEFAULT_TTL_S, LocalIssuer
 from emulator.limits import Limits
@@ -214,6 +215,7 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                     port=args.port + index,
                     log_level="warning",
                     lifespan="off",
+                    http=BoundedH11Protocol,
                     ws="websockets-sansio",
                 )
             )

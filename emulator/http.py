@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
@@ -46,9 +46,9 @@ def build_app(
     ``mock`` (emulator.mock_admin) under /_emulator/mock."""
 
     async def graphql_post(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _failure(413, "LimitExceeded", f"Request body over {MAX_BODY_BYTES} bytes.")
+        body = await _bounded_body(request, MAX_BODY_BYTES)
+        if isinstance(body, Response):
+            return body
         headers = {key.lower(): value for key, value in request.headers.items()}
         caller = region.authenticate(headers, (request.method, str(request.url), body))
         if caller is None:
@@ -97,6 +97,35 @@ def build_app(
             *([Mount("/_emulator", app=admin)] if admin is not None else []),
         ]
     )
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | Response:
+    """The request's body, or the answer that refuses it, decided before the caller is
+    authenticated: a declared length over ``limit`` is refused before a byte is read,
+    and a body with no length (chunked) is read only until it passes ``limit``. The
+    refusal closes the connection, so the rest of the body is never taken in."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
+            return _failure(400, "MalformedHttpRequestException", "Bad Content-Length.")
+        if int(declared) > limit:
+            return _too_large(limit)
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return _too_large(limit)
+    except ClientDisconnect:
+        # Gone before its body arrived (or cut off as too slow): nobody to answer.
+        return Response(status_code=400, headers={"connection": "close"})
+    return bytes(body)
+
+
+def _too_large(limit: int) -> Response:
+    response = _failure(413, "LimitExceeded", f"The request body is over {limit} bytes.")
+    response.headers["connection"] = "close"
+    return response
 
 
 def _parse_request(body: bytes) -> tuple[str, dict[str, Any] | None, str | None] | str:
