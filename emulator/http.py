@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import Awaitable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -20,6 +22,7 @@ from emulator.region import RegionRuntime
 from emulator.transport_ws import PROTOCOL as TRANSPORT_WS
 from emulator.transport_ws import TransportWsSession
 
+T = TypeVar("T")
 MAX_BODY_BYTES = 1024 * 1024
 WEB_MODULES = Path(__file__).resolve().parent / "web" / "node_modules"
 # The only files served: a fixed list, so no request path reaches the file system.
@@ -57,7 +60,11 @@ def build_app(
         if isinstance(request_json, str):
             return _failure(400, "MalformedHttpRequestException", request_json)
         query, variables, operation_name = request_json
-        outcome = await run_in_threadpool(region.execute, query, variables, operation_name, caller)
+        outcome = await _unless_gone(
+            request, region.execute(query, variables, operation_name, caller)
+        )
+        if outcome is None:
+            return _client_gone()
         for mutation, payload in outcome.published:
             await region.subscriptions.publish(mutation, payload)
         return JSONResponse(outcome.response, outcome.status)
@@ -118,8 +125,39 @@ async def _bounded_body(request: Request, limit: int) -> bytes | Response:
                 return _too_large(limit)
     except ClientDisconnect:
         # Gone before its body arrived (or cut off as too slow): nobody to answer.
-        return Response(status_code=400, headers={"connection": "close"})
+        return _client_gone()
     return bytes(body)
+
+
+async def _unless_gone(request: Request, work: Awaitable[T]) -> T | None:
+    """``work``'s result; or None as soon as the client disconnects, ``work`` then being
+    cancelled: invocations under way are cancelled (a blocking call in a thread ends
+    on its own), and no further one starts."""
+    running = asyncio.ensure_future(work)
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watching = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({running, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (watching, running):
+            task.cancel()  # nothing, for the one that is done
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+    try:
+        return await running
+    except asyncio.CancelledError:
+        if watching.cancelled():
+            raise  # not by us: the server is stopping
+        return None  # the client went away
+
+
+def _client_gone() -> Response:
+    """The answer to a client that has gone: never read, and the connection closes."""
+    return Response(status_code=400, headers={"connection": "close"})
 
 
 def _too_large(limit: int) -> Response:

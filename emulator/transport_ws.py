@@ -89,9 +89,8 @@ class TransportWsSession(SocketSession):
 
         try:
             self._region.subscriptions.limits.check_subscriptions(len(self._subscriptions))
-            # In a thread: the subscription's own resolver runs now, and may call DynamoDB.
-            self._subscriptions[operation_id] = await asyncio.to_thread(
-                self._region.subscriptions.subscribe,
+            # The subscription's own resolver runs now, on the region's threads.
+            self._subscriptions[operation_id] = await self._region.subscriptions.subscribe(
                 query,
                 variables,
                 operation_name,

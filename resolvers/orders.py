@@ -21,16 +21,17 @@ def build_router(services: Services) -> Router:
     router = Router()
 
     @router.resolver(type_name="Query", field_name="order")
-    def order(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
+    async def order(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
         def from_primary() -> dict[str, Any] | None:
             state = services.write_store.load(records.ORDER, id)
             return None if state is None else Order.from_data(state).to_data()
 
-        found = read_at_least(
+        found = await read_at_least(
             minVersion,
             lambda: readers.order(services.projections, id),
             from_primary,
-            services.settings.min_version_wait_ms / 1000,
+            services.wait_until(router),
+            offload=services.offload,
         )
         if found is not None:
             require_own(router, found["customerId"], "the orders")

@@ -41,7 +41,7 @@ class FakeRegion:
         self.authenticated.append(headers)
         return Caller(API_KEY, None, headers, credential="key")
 
-    def execute(
+    async def execute(
         self,
         query: str,
         variables: dict[str, Any] | None,
@@ -65,13 +65,10 @@ class Upload:
         return {"type": "http.request", "body": b"\0" * size, "more_body": self.left > 0}
 
 
-def post(
-    loop: asyncio.AbstractEventLoop,
-    region: FakeRegion,
-    upload: Upload,
-    headers: dict[str, str],
-) -> tuple[int, dict[str, Any]]:
-    """POST /graphql through the ASGI app; ``(status, JSON body)``."""
+async def _asgi(
+    region: FakeRegion, upload: Upload, headers: dict[str, str]
+) -> list[dict[str, Any]]:
+    """POST /graphql through the ASGI app; every message it sent back."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -92,7 +89,18 @@ def post(
         sent.append(message)
 
     app = build_app(region)  # type: ignore[arg-type]
-    loop.run_until_complete(app(scope, upload.receive, send))
+    await app(scope, upload.receive, send)
+    return sent
+
+
+def post(
+    loop: asyncio.AbstractEventLoop,
+    region: FakeRegion,
+    upload: Upload,
+    headers: dict[str, str],
+) -> tuple[int, dict[str, Any]]:
+    """POST /graphql through the ASGI app; ``(status, JSON body)``."""
+    sent = loop.run_until_complete(_asgi(region, upload, headers))
     status = next(m["status"] for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return status, json.loads(body)
@@ -165,6 +173,8 @@ def test_a_body_within_the_limit_is_read_whole_and_answered(
     class Small(Upload):
         async def receive(self) -> dict[str, Any]:
             self.chunks_read += 1
+            if self.chunks_read > 1:  # the client stays, as uvicorn says by waiting
+                await asyncio.Event().wait()
             return {"type": "http.request", "body": request, "more_body": False}
 
     status, body = post(
@@ -173,3 +183,43 @@ def test_a_body_within_the_limit_is_read_whole_and_answered(
 
     assert (status, body) == (200, {"data": {"region": {"name": "us-east-1"}}})
     assert len(region.authenticated) == 1
+
+
+def test_a_client_that_leaves_stops_its_request(loop: asyncio.AbstractEventLoop) -> None:
+    """
+    GIVEN a query whose execution would take as long as it is let run
+    WHEN its client disconnects while it runs
+    THEN the execution is cancelled: nothing goes on working for nobody
+    """
+    cancelled = asyncio.Event()
+    started = asyncio.Event()
+
+    class Endless(FakeRegion):
+        async def execute(self, *args: Any) -> Outcome:  # type: ignore[override]
+            started.set()
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+            raise AssertionError("never answered")
+
+    request = json.dumps({"query": "{ region { name } }"}).encode()
+    messages: list[dict[str, Any]] = [{"type": "http.request", "body": request, "more_body": False}]
+
+    class Leaving(Upload):
+        async def receive(self) -> dict[str, Any]:
+            if messages:
+                return messages.pop(0)
+            await started.wait()
+            return {"type": "http.disconnect"}
+
+    async def leave() -> None:
+        region = Endless()
+        headers = {"content-length": str(len(request)), "x-api-key": "k"}
+        task = asyncio.ensure_future(_asgi(region, Leaving(0), headers))
+        await asyncio.wait_for(cancelled.wait(), 2.0)
+        await asyncio.wait_for(task, 2.0)
+
+    loop.run_until_complete(leave())
+    assert cancelled.is_set()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -34,7 +35,7 @@ def test_the_executor_answers_limit_exceeded_without_invoking_anything() -> None
     invoked: list[dict[str, Any]] = []
     executor = Executor(load_schema(), invoked.append, Limits(max_depth=2))
 
-    outcome = executor.execute(DEEP, None, None, Caller("API_KEY"))
+    outcome = asyncio.run(executor.execute(DEEP, None, None, Caller("API_KEY")))
 
     assert outcome.response["data"] is None
     assert outcome.response["errors"][0]["errorType"] == "LimitExceeded"
@@ -46,7 +47,7 @@ def test_an_oversized_document_is_refused_before_parsing() -> None:
     executor = Executor(load_schema(), lambda event: None, Limits())
     huge = "{ region { name } }" + " " * 200_000
 
-    outcome = executor.execute(huge, None, None, Caller("API_KEY"))
+    outcome = asyncio.run(executor.execute(huge, None, None, Caller("API_KEY")))
 
     assert outcome.response["errors"][0]["errorType"] == "LimitExceeded"
     assert "100000" in outcome.response["errors"][0]["message"]
@@ -111,7 +112,7 @@ def test_2500_aliases_are_refused_before_validation_and_before_any_resolver(
     query = "{ " + aliases(2_500) + " }"
     assert len(query) < Limits().max_document_chars
 
-    outcome = executor.execute(query, None, None, Caller("API_KEY"))
+    outcome = asyncio.run(executor.execute(query, None, None, Caller("API_KEY")))
 
     assert outcome.response["data"] is None
     [error] = outcome.response["errors"]
@@ -169,8 +170,12 @@ def test_a_request_costs_its_resolver_count_from_the_rate_bucket() -> None:
     )
     caller = Caller("API_KEY", credential="key-a")
 
-    first = executor.execute("{ " + aliases(8, "region { name }") + " }", None, None, caller)
-    second = executor.execute("{ " + aliases(5, "region { name }") + " }", None, None, caller)
+    first = asyncio.run(
+        executor.execute("{ " + aliases(8, "region { name }") + " }", None, None, caller)
+    )
+    second = asyncio.run(
+        executor.execute("{ " + aliases(5, "region { name }") + " }", None, None, caller)
+    )
 
     assert (first.status, len(invoked)) == (200, 8)
     assert second.status == 429

@@ -76,7 +76,7 @@ def publish_all(
 
 def subscribe(subs: Subscriptions, query: str, variables: dict[str, Any] | None = None) -> Inbox:
     inbox = Inbox()
-    subs.subscribe(query, variables, None, API_KEY_CALLER, inbox)
+    asyncio.run(subs.subscribe(query, variables, None, API_KEY_CALLER, inbox))
     return inbox
 
 
@@ -205,7 +205,7 @@ def test_unsubscribing_stops_delivery(loop: asyncio.AbstractEventLoop) -> None:
     """
     subs = subscriptions()
     inbox = Inbox()
-    subscription = subs.subscribe(ON_ANY_PRODUCT, None, None, API_KEY_CALLER, inbox)
+    subscription = asyncio.run(subs.subscribe(ON_ANY_PRODUCT, None, None, API_KEY_CALLER, inbox))
     assert len(subs) == 1
 
     subs.unsubscribe(subscription)
@@ -246,7 +246,7 @@ def test_a_subscriber_whose_send_fails_does_not_stop_the_others(
     async def broken(message: dict[str, Any]) -> None:
         raise ConnectionResetError("client went away")
 
-    subs.subscribe(ON_ANY_PRODUCT, None, None, API_KEY_CALLER, broken)
+    asyncio.run(subs.subscribe(ON_ANY_PRODUCT, None, None, API_KEY_CALLER, broken))
     inbox = subscribe(subs, ON_ANY_PRODUCT)
 
     reached = publish_all(loop, subs, product())
@@ -280,7 +280,7 @@ def test_an_invalid_subscription_is_refused_with_a_graphql_error(
     subs = subscriptions()
 
     with pytest.raises(GraphQLError):
-        subs.subscribe(query, variables, None, API_KEY_CALLER, Inbox())
+        asyncio.run(subs.subscribe(query, variables, None, API_KEY_CALLER, Inbox()))
 
     assert len(subs) == 0
 
@@ -294,7 +294,9 @@ def test_a_query_is_not_a_subscription() -> None:
     subs = subscriptions()
 
     with pytest.raises(ValidationError):
-        subs.subscribe('{ product(id: "p-1") { id } }', None, None, API_KEY_CALLER, Inbox())
+        asyncio.run(
+            subs.subscribe('{ product(id: "p-1") { id } }', None, None, API_KEY_CALLER, Inbox())
+        )
 
     assert len(subs) == 0
 
@@ -308,7 +310,7 @@ def test_an_iam_caller_may_not_subscribe_to_an_api_key_only_field() -> None:
     subs = subscriptions()
 
     with pytest.raises(Unauthorized) as raised:
-        subs.subscribe(ON_ANY_PRODUCT, None, None, Caller(AWS_IAM), Inbox())
+        asyncio.run(subs.subscribe(ON_ANY_PRODUCT, None, None, Caller(AWS_IAM), Inbox()))
 
     assert "onProductChanged" in raised.value.message
     assert len(subs) == 0
