@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
-from emulator import chaos, failover, mock, mock_cli, operations, schema_cli
+from emulator import chaos, failover, limit_flags, mock, mock_cli, operations, schema_cli
 from emulator.admin import build_admin
 from emulator.auth import (
     DEFAULT_ACCESS_KEY_ID,
@@ -23,19 +23,12 @@ from emulator.auth import (
 )
 from emulator.deployment import LocalDeployment, Restored, Topology
 from emulator.http import build_app
-from emulator.http_protocol import BoundedH11Protocol
+from emulator.http_protocol import bounded_h11
 from emulator.journal import Journal, JournalCorrupt, JournalInUse
 from emulator.jwt_issuer import DEFAULT_TTL_S, LocalIssuer
-from emulator.limits import Limits
 from emulator.mock_admin import build_mock_admin
 from emulator.seed import seed
 from emulator.statefile import DEFAULT_STATE_DIR, NotRunning, RunningDev, announce, withdraw
-from infra.config import (
-    QUERY_DEPTH_RANGE,
-    RESOLVER_COUNT_RANGE,
-    ConfigError,
-    committed_api_limits,
-)
 
 DEFAULT_REGIONS = "us-east-1,eu-west-1"
 
@@ -85,27 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key clients send")
     dev.add_argument("--seed", action="store_true", help="create a few sample products at start")
-    dev.add_argument(
-        "--max-depth",
-        type=int,
-        default=None,
-        help="deepest query allowed, 1-75, 0 for no limit (default: the deployment's "
-        "queryDepthLimit, 15)",
-    )
-    dev.add_argument(
-        "--resolver-count-limit",
-        type=int,
-        default=None,
-        help="resolvers (root fields) one request may run, 1-10000, 0 for AppSync's "
-        "maximum of 10000 (default: the deployment's resolverCountLimit, 50)",
-    )
-    dev.add_argument(
-        "--rate-limit",
-        type=float,
-        default=None,
-        help="resolvers per second per API key, user or IAM key: a request costs its "
-        "resolver count (default: no limit)",
-    )
+    limit_flags.add_to(dev)
     dev.add_argument("--iam-access-key-id", default=DEFAULT_ACCESS_KEY_ID)
     dev.add_argument("--iam-secret-access-key", default=DEFAULT_SECRET_ACCESS_KEY)
     dev.add_argument(
@@ -164,29 +137,13 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--port must leave room for one port per region")
     if args.replication_lag_ms < 0:
         parser.error("--replication-lag-ms must not be negative")
-    try:
-        deployed = committed_api_limits()
-    except ConfigError as error:
-        parser.error(f"cdk.json: {error}")
-    max_depth = deployed.query_depth if args.max_depth is None else args.max_depth
-    if max_depth not in QUERY_DEPTH_RANGE:
-        parser.error("--max-depth must be from 0 (no limit) to 75, as AppSync allows")
-    max_resolvers = (
-        deployed.resolver_count if args.resolver_count_limit is None else args.resolver_count_limit
-    )
-    if max_resolvers not in RESOLVER_COUNT_RANGE:
-        parser.error("--resolver-count-limit must be from 0 (10000) to 10000, as AppSync allows")
-    if args.rate_limit is not None and args.rate_limit <= 0:
-        parser.error("--rate-limit must be greater than 0")
+    limits = limit_flags.limits(parser, args)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("--host must be a loopback address: the emulator has no real auth")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     topology = Topology(regions, args.host, args.port, args.replication_lag_ms)
     state_dir = Path(args.state_dir)
     credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
-    limits = Limits(
-        max_depth=max_depth, max_resolvers=max_resolvers, rate_per_second=args.rate_limit
-    )
     issuer = LocalIssuer.in_state_dir(state_dir)
     journal = Journal.in_state_dir(state_dir, fresh=args.fresh)
     try:
@@ -215,7 +172,7 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                     port=args.port + index,
                     log_level="warning",
                     lifespan="off",
-                    http=BoundedH11Protocol,
+                    http=bounded_h11(args.request_read_timeout_ms / 1000),
                     ws="websockets-sansio",
                 )
             )

@@ -5,7 +5,9 @@
   ``queryDepthLimit``, the deployment's values from :class:`infra.config.ApiLimits`),
   after parsing and BEFORE validation: both are measured in one pass over the document,
   each fragment once, while graphql-core's validation can take quadratic time;
-* subscriptions per connection;
+* subscriptions per connection; subscriber sockets per key (once acknowledged) and per
+  client address (from the first byte); how long a socket may take to say
+  ``connection_init``;
 * resolvers per second per credential (off unless ``--rate-limit`` is given): a request
   costs the resolvers it runs, so a thousand aliases cost a thousand.
 """
@@ -37,6 +39,13 @@ DEFAULT_MAX_RESOLVERS = _DEPLOYED.resolver_count
 APPSYNC_MAX_RESOLVERS = 10_000
 MAX_DOCUMENT_CHARS = 100_000
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 100
+# AppSync's real-time connectionTimeoutMs: the longest it lets a socket be silent.
+CONNECTION_INIT_TIMEOUT_S = 300.0
+# An API key is shared by every anonymous client of a front end, and on one machine
+# every client has the same address, so both caps are generous: they bound what one
+# key or address can hold, not what a busy page needs (a 1,000-subscriber fan-out).
+MAX_SOCKETS_PER_CREDENTIAL = 2_000
+MAX_SOCKETS_PER_ADDRESS = 4_000
 
 
 @dataclass
@@ -52,6 +61,11 @@ class Limits:
         run; 0 means AppSync's maximum, 10,000.
     rate_per_second
         Resolvers per second per credential, with one second's burst; None: no limit.
+    connection_init_timeout_s
+        How long a subscriber socket may stay open without saying ``connection_init``.
+    max_sockets_per_credential, max_sockets_per_address
+        Subscriber sockets one API key, user or IAM key may hold once acknowledged, and
+        one client address may hold at all.
     """
 
     max_depth: int = DEFAULT_MAX_DEPTH
@@ -59,6 +73,9 @@ class Limits:
     max_subscriptions_per_connection: int = MAX_SUBSCRIPTIONS_PER_CONNECTION
     rate_per_second: float | None = None
     max_resolvers: int = DEFAULT_MAX_RESOLVERS
+    connection_init_timeout_s: float = CONNECTION_INIT_TIMEOUT_S
+    max_sockets_per_credential: int = MAX_SOCKETS_PER_CREDENTIAL
+    max_sockets_per_address: int = MAX_SOCKETS_PER_ADDRESS
     _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

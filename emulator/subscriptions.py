@@ -15,7 +15,7 @@ import inspect
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from graphql import (
     FieldNode,
@@ -37,16 +37,10 @@ from emulator.auth import Caller
 from emulator.executor import allowed
 from emulator.lambda_events import field_event
 from emulator.limits import Limits
+from emulator.subscriber_sockets import SubscriberSockets
 from resolvers.freshness import Offload, run_inline
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class Connection(Protocol):
-    """A subscriber's open socket, as far as the region needs to end it."""
-
-    async def drop(self, code: int, reason: str) -> None:
-        """Close the socket from the server's side."""
 
 
 @dataclass
@@ -105,31 +99,20 @@ class Subscriptions:
         self._invoke = invoke
         self._active: dict[int, Subscription] = {}
         self._keys = itertools.count(1)
-        self._connections: set[Connection] = set()
+        self.sockets = SubscriberSockets(self.limits)
 
     def __len__(self) -> int:
         return len(self._active)
 
     @property
     def connections(self) -> int:
-        """Open subscriber sockets, subscribed or not yet."""
-        return len(self._connections)
-
-    def connected(self, connection: Connection) -> None:
-        self._connections.add(connection)
-
-    def disconnected(self, connection: Connection) -> None:
-        self._connections.discard(connection)
+        """Subscriber sockets: open and acknowledged, subscribed or not yet."""
+        return self.sockets.subscribers
 
     async def drop_all(self, code: int, reason: str) -> int:
         """Close every subscriber socket of the region (a ``disconnect`` fault); the
         clients must reconnect and subscribe again. Returns how many were closed."""
-        connections = list(self._connections)
-        await asyncio.gather(
-            *(connection.drop(code, reason) for connection in connections),
-            return_exceptions=True,
-        )
-        return len(connections)
+        return await self.sockets.drop_all(code, reason)
 
     async def subscribe(
         self,
