@@ -27,9 +27,11 @@ from resolvers.handler import SERVICE as RESOLVERS_SERVICE
 from resolvers.handler import ResolverHandler
 
 T = TypeVar("T")
-# Threads per region for whatever blocks: moto answers one call at a time anyway, and
-# waits hold no thread, so a few keep it busy; a flood queues here, in its own region.
-LAMBDA_THREADS = 8
+# Threads per region for whatever blocks. moto answers one call at a time and
+# read-your-writes waits hold no thread, so what needs the headroom is a write to an
+# unreachable primary, which sleeps between its retries for up to 1.5 s. A flood
+# queues here, in its own region.
+LAMBDA_THREADS = 16
 
 
 class LambdaPool:
