@@ -13,7 +13,7 @@ from pathlib import Path
 
 import uvicorn
 
-from emulator import chaos, failover, mock, mock_cli, operations, schema_cli
+from emulator import chaos, failover, limit_flags, mock, mock_cli, operations, schema_cli
 from emulator.admin import build_admin
 from emulator.auth import (
     DEFAULT_ACCESS_KEY_ID,
@@ -23,9 +23,9 @@ from emulator.auth import (
 )
 from emulator.deployment import LocalDeployment, Restored, Topology
 from emulator.http import build_app
+from emulator.http_protocol import bounded_h11
 from emulator.journal import Journal, JournalCorrupt, JournalInUse
 from emulator.jwt_issuer import DEFAULT_TTL_S, LocalIssuer
-from emulator.limits import DEFAULT_MAX_DEPTH, Limits
 from emulator.mock_admin import build_mock_admin
 from emulator.operator import login_url, new_token
 from emulator.private_files import private_dir
@@ -80,15 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key clients send")
     dev.add_argument("--seed", action="store_true", help="create a few sample products at start")
-    dev.add_argument(
-        "--max-depth", type=int, default=DEFAULT_MAX_DEPTH, help="deepest query allowed (15)"
-    )
-    dev.add_argument(
-        "--rate-limit",
-        type=float,
-        default=None,
-        help="requests per second per API key or IAM key (default: no limit)",
-    )
+    limit_flags.add_to(dev)
     dev.add_argument("--iam-access-key-id", default=DEFAULT_ACCESS_KEY_ID)
     dev.add_argument("--iam-secret-access-key", default=DEFAULT_SECRET_ACCESS_KEY)
     dev.add_argument(
@@ -147,17 +139,13 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--port must leave room for one port per region")
     if args.replication_lag_ms < 0:
         parser.error("--replication-lag-ms must not be negative")
-    if args.max_depth < 1:
-        parser.error("--max-depth must be at least 1")
-    if args.rate_limit is not None and args.rate_limit <= 0:
-        parser.error("--rate-limit must be greater than 0")
+    limits = limit_flags.limits(parser, args)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("--host must be a loopback address: the emulator has no real auth")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     topology = Topology(regions, args.host, args.port, args.replication_lag_ms)
     state_dir = private_dir(Path(args.state_dir))  # secrets and every record: 0700
     credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
-    limits = Limits(max_depth=args.max_depth, rate_per_second=args.rate_limit)
     issuer = LocalIssuer.in_state_dir(state_dir)
     journal = Journal.in_state_dir(state_dir, fresh=args.fresh)
     try:
@@ -187,6 +175,7 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
                     port=args.port + index,
                     log_level="warning",
                     lifespan="off",
+                    http=bounded_h11(args.request_read_timeout_ms / 1000),
                     ws="websockets-sansio",
                 )
             )

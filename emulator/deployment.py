@@ -182,6 +182,8 @@ class LocalDeployment:
 
     def stop(self) -> None:
         self.stop_streams()
+        for region in self.regions:
+            region.close()
         self.cloud.stop()
 
 

@@ -1,44 +1,46 @@
 """GraphQL execution as AppSync does it: every root field is a direct Lambda invocation.
 
-The executor parses and validates against the deployable SDL (with AppSync's own
-declarations prepended), checks each root field's auth directives, builds the
-direct-resolver event AppSync would send, and shapes errors in AppSync's style.
+The executor parses, checks the limits and validates against the deployable SDL (with
+AppSync's own declarations prepended), checks each root field's auth directives, builds
+the direct-resolver event AppSync would send (:mod:`emulator.lambda_events`), and shapes
+errors in AppSync's style.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
+    DocumentNode,
     FieldNode,
-    FragmentDefinitionNode,
-    FragmentSpreadNode,
     GraphQLError,
     GraphQLField,
     GraphQLObjectType,
     GraphQLResolveInfo,
     GraphQLSchema,
-    InlineFragmentNode,
     OperationDefinitionNode,
     OperationType,
-    SelectionSetNode,
     build_schema,
     default_field_resolver,
-    execute_sync,
+    execute,
     parse,
-    print_ast,
     validate,
 )
 
 from domain.errors import GatewayError, InternalFailure, LimitExceeded, Unauthorized
 from emulator import scalars
 from emulator.auth import API_KEY, AWS_IAM, COGNITO, Caller
+from emulator.lambda_events import appsync_event
 from emulator.limits import Limits
+from resolvers.freshness import Offload, run_inline
 
 logger = logging.getLogger("gateway.executor")
 
@@ -50,6 +52,8 @@ _MODE_DIRECTIVES = {
 }
 
 Invoke = Callable[[dict[str, Any]], Any]
+# The resolver Lambda's own default (GATEWAY_MIN_VERSION_WAIT_MS).
+DEFAULT_WAIT_BUDGET_S = 1.0
 
 
 def load_schema(schema_file: Path | None = None) -> GraphQLSchema:
@@ -67,63 +71,111 @@ def load_schema(schema_file: Path | None = None) -> GraphQLSchema:
 
 @dataclass
 class Outcome:
-    """An answer, and what it published: ``(mutation name, payload)`` for each publish."""
+    """An answer, what it published (``(mutation name, payload)`` for each publish), and
+    its HTTP status: 429 when the rate limit refused it, as AppSync throttles."""
 
     response: dict[str, Any]
     published: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    status: int = 200
 
 
 class Executor:
-    """Runs operations for one region.
+    """Runs operations for one region, as AppSync does.
+
+    The fields of a query run at once (AppSync resolves them in parallel); a mutation's
+    run one after the other. Every request gets one read-your-writes deadline,
+    ``wait_budget_s`` from its start, and each invocation's event says how much of it is
+    left (:mod:`emulator.lambda_events`). Cancelling :meth:`execute` (the client went
+    away) cancels the invocations under way and starts no more.
 
     Parameters
     ----------
     invoke
-        Calls the region's resolver Lambda with one AppSync event.
+        Calls the region's resolver Lambda with one AppSync event; it may return an
+        awaitable (``gateway dev``'s Lambda does) or a value (fakes).
+    offload
+        Runs the CPU-bound steps (parsing, limits, validation) off the event loop: the
+        region's threads in ``gateway dev``.
+    wait_budget_s
+        The read-your-writes budget of one request: the region's ``minVersion`` wait.
+    clock
+        Monotonic seconds; tests pass their own.
     """
 
-    def __init__(self, schema: GraphQLSchema, invoke: Invoke, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        invoke: Invoke,
+        limits: Limits | None = None,
+        *,
+        offload: Offload[Any] = run_inline,
+        wait_budget_s: float = DEFAULT_WAIT_BUDGET_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.schema = schema
         self._invoke = invoke
         self.limits = limits or Limits()
+        self._offload = offload
+        self._wait_budget_s = wait_budget_s
+        self._clock = clock
         self.subscribed_mutations = subscribed_mutations(schema)
         self._roots = {root for root in (schema.query_type, schema.mutation_type) if root}
 
-    def execute(
+    async def execute(
         self,
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
         caller: Caller,
     ) -> Outcome:
+        prepared = await self._offload(
+            functools.partial(self._prepare, query, operation_name, caller)
+        )
+        if isinstance(prepared, Outcome):
+            return prepared
+        document, operation = prepared
+        request = _Request(caller, self._clock() + self._wait_budget_s)
+        result = execute(
+            self.schema,
+            document,
+            variable_values=variables,
+            operation_name=operation_name,
+            context_value=request,
+            field_resolver=self._resolve_field,
+        )
+        if inspect.isawaitable(result):
+            result = await result
+        response: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            response["errors"] = [format_error(error) for error in result.errors]
+        return Outcome(response, self._publications(operation, result.data))
+
+    def _prepare(
+        self, query: str, operation_name: str | None, caller: Caller
+    ) -> tuple[DocumentNode, OperationDefinitionNode | None] | Outcome:
+        """The parsed, checked and validated document, or the answer refusing it."""
         try:
             self.limits.check_size(query)
             document = parse(query)
-            errors = validate(self.schema, document)
-            if not errors:
-                self.limits.check_depth(document)
+            # Before validation, which can take quadratic time; a refused request
+            # costs its sender nothing from the rate bucket.
+            cost = self.limits.check_document(document, operation_name)
         except GraphQLError as error:
             return Outcome({"data": None, "errors": [format_error(error)]})
         except LimitExceeded as error:
-            return Outcome({"data": None, "errors": [_error(error.message, "LimitExceeded")]})
+            return Outcome({"data": None, "errors": [_limit_error(error)]})
+        try:
+            self.limits.check_rate(caller.credential, cost)
+        except LimitExceeded as error:
+            return Outcome({"data": None, "errors": [_limit_error(error)]}, status=429)
+        errors = validate(self.schema, document)
         if errors:
             return Outcome({"data": None, "errors": [format_error(error) for error in errors]})
         operation = _operation(document, operation_name)
         if operation is not None and operation.operation == OperationType.SUBSCRIPTION:
             message = "Subscriptions are served over WebSocket on this same path."
             return Outcome({"data": None, "errors": [_error(message, "ValidationError")]})
-        result = execute_sync(
-            self.schema,
-            document,
-            variable_values=variables,
-            operation_name=operation_name,
-            context_value=caller,
-            field_resolver=self._resolve_field,
-        )
-        response: dict[str, Any] = {"data": result.data}
-        if result.errors:
-            response["errors"] = [format_error(error) for error in result.errors]
-        return Outcome(response, self._publications(operation, result.data))
+        return document, operation
 
     def _publications(
         self, operation: OperationDefinitionNode | None, data: dict[str, Any] | None
@@ -146,81 +198,19 @@ class Executor:
         parent = info.parent_type
         if parent not in self._roots:
             return default_field_resolver(source, info, **arguments)
-        caller: Caller = info.context
-        if not allowed(caller, parent.fields[info.field_name], parent):
+        request: _Request = info.context
+        if not allowed(request.caller, parent.fields[info.field_name], parent):
             raise Unauthorized(f"Not Authorized to access {info.field_name} on type {parent.name}")
-        return self._invoke(appsync_event(info, arguments, caller))
+        wait_ms_left = max(0, round((request.wait_until - self._clock()) * 1000))
+        return self._invoke(appsync_event(info, arguments, request.caller, wait_ms_left))
 
 
-def appsync_event(
-    info: GraphQLResolveInfo, arguments: dict[str, Any], caller: Caller
-) -> dict[str, Any]:
-    """The direct Lambda resolver event AppSync sends for one field."""
-    return field_event(
-        info.parent_type.name,
-        info.field_nodes[0],
-        arguments,
-        caller,
-        info.fragments,
-        # graphql-core 3.3 keeps where each value came from beside the values.
-        dict(info.variable_values.coerced),
-    )
+class _Request(NamedTuple):
+    """What every field of one request shares: who asks, and when its read-your-writes
+    budget ends (``clock`` seconds)."""
 
-
-def field_event(
-    parent_type: str,
-    node: FieldNode,
-    arguments: dict[str, Any],
-    caller: Caller,
-    fragments: dict[str, FragmentDefinitionNode],
-    variables: dict[str, Any],
-) -> dict[str, Any]:
-    """The direct Lambda resolver event for ``node``, a field of ``parent_type``."""
-    return {
-        "arguments": arguments,
-        "identity": caller.identity,
-        "source": None,
-        "request": {"headers": caller.headers, "domainName": None},
-        "prev": None,
-        "stash": {},
-        "info": {
-            "fieldName": node.name.value,
-            "parentTypeName": parent_type,
-            "variables": variables,
-            "selectionSetList": selection_list(node.selection_set, fragments),
-            "selectionSetGraphQL": print_ast(node.selection_set) if node.selection_set else "",
-        },
-    }
-
-
-def selection_list(
-    selection_set: SelectionSetNode | None,
-    fragments: dict[str, FragmentDefinitionNode],
-    prefix: str = "",
-    expanded: set[tuple[str, str]] | None = None,
-) -> list[str]:
-    """AppSync's ``selectionSetList``: every selected field as a slash-separated path.
-
-    ``expanded`` holds the ``(prefix, fragment)`` pairs already listed. A fragment adds
-    the same paths each time it is spread under one prefix, so listing it once keeps a
-    small document that spreads each fragment twice in a chain from costing 2^n steps.
-    """
-    expanded = set() if expanded is None else expanded
-    paths: list[str] = []
-    for selection in selection_set.selections if selection_set else ():
-        if isinstance(selection, FieldNode):
-            path = prefix + selection.name.value
-            paths.append(path)
-            paths += selection_list(selection.selection_set, fragments, path + "/", expanded)
-        elif isinstance(selection, InlineFragmentNode):
-            paths += selection_list(selection.selection_set, fragments, prefix, expanded)
-        elif isinstance(selection, FragmentSpreadNode) and selection.name.value in fragments:
-            if (prefix, selection.name.value) in expanded:
-                continue
-            expanded.add((prefix, selection.name.value))
-            fragment = fragments[selection.name.value]
-            paths += selection_list(fragment.selection_set, fragments, prefix, expanded)
-    return list(dict.fromkeys(paths))
+    caller: Caller
+    wait_until: float
 
 
 def auth_modes(root_field: GraphQLField, parent: GraphQLObjectType) -> dict[str, set[str] | None]:
@@ -310,6 +300,10 @@ def _error(message: str, error_type: str) -> dict[str, Any]:
         "locations": [],
         "message": message,
     }
+
+
+def _limit_error(error: LimitExceeded) -> dict[str, Any]:
+    return {**_error(error.message, "LimitExceeded"), "errorInfo": error.info}
 
 
 def _operation(document: Any, operation_name: str | None) -> OperationDefinitionNode | None:

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+from collections.abc import Awaitable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
-from domain.errors import LimitExceeded
 from emulator.host_check import loopback_only
 from emulator.realtime_ws import PROTOCOL as APPSYNC_REALTIME
 from emulator.realtime_ws import AppSyncRealtimeSession
@@ -22,6 +23,7 @@ from emulator.region import RegionRuntime
 from emulator.transport_ws import PROTOCOL as TRANSPORT_WS
 from emulator.transport_ws import TransportWsSession
 
+T = TypeVar("T")
 MAX_BODY_BYTES = 1024 * 1024
 WEB_MODULES = Path(__file__).resolve().parent / "web" / "node_modules"
 # The only files served: a fixed list, so no request path reaches the file system.
@@ -48,25 +50,25 @@ def build_app(
     ``mock`` (emulator.mock_admin) under /_emulator/mock."""
 
     async def graphql_post(request: Request) -> Response:
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _failure(413, "LimitExceeded", f"Request body over {MAX_BODY_BYTES} bytes.")
+        body = await _bounded_body(request, MAX_BODY_BYTES)
+        if isinstance(body, Response):
+            return body
         headers = {key.lower(): value for key, value in request.headers.items()}
         caller = region.authenticate(headers, (request.method, str(request.url), body))
         if caller is None:
             return _failure(401, "UnauthorizedException", _UNAUTHORIZED)
-        try:
-            region.limits.check_rate(caller.credential)
-        except LimitExceeded as error:
-            return _failure(429, "LimitExceeded", error.message)
         request_json = _parse_request(body)
         if isinstance(request_json, str):
             return _failure(400, "MalformedHttpRequestException", request_json)
         query, variables, operation_name = request_json
-        outcome = await run_in_threadpool(region.execute, query, variables, operation_name, caller)
+        outcome = await _unless_gone(
+            request, region.execute(query, variables, operation_name, caller)
+        )
+        if outcome is None:
+            return _client_gone()
         for mutation, payload in outcome.published:
             await region.subscriptions.publish(mutation, payload)
-        return JSONResponse(outcome.response)
+        return JSONResponse(outcome.response, outcome.status)
 
     async def graphql_page(request: Request) -> Response:
         # GraphiQL when its assets are installed (make does it); else the plain page.
@@ -104,6 +106,66 @@ def build_app(
             *([Mount("/_emulator", app=admin)] if admin is not None else []),
         ],
     )
+
+
+async def _bounded_body(request: Request, limit: int) -> bytes | Response:
+    """The request's body, or the answer that refuses it, decided before the caller is
+    authenticated: a declared length over ``limit`` is refused before a byte is read,
+    and a body with no length (chunked) is read only until it passes ``limit``. The
+    refusal closes the connection, so the rest of the body is never taken in."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not (declared.isascii() and declared.isdigit()):
+            return _failure(400, "MalformedHttpRequestException", "Bad Content-Length.")
+        if int(declared) > limit:
+            return _too_large(limit)
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                return _too_large(limit)
+    except ClientDisconnect:
+        # Gone before its body arrived (or cut off as too slow): nobody to answer.
+        return _client_gone()
+    return bytes(body)
+
+
+async def _unless_gone(request: Request, work: Awaitable[T]) -> T | None:
+    """``work``'s result; or None as soon as the client disconnects, ``work`` then being
+    cancelled: invocations under way are cancelled (a blocking call in a thread ends
+    on its own), and no further one starts."""
+    running = asyncio.ensure_future(work)
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watching = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({running, watching}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (watching, running):
+            task.cancel()  # nothing, for the one that is done
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+    try:
+        return await running
+    except asyncio.CancelledError:
+        if watching.cancelled():
+            raise  # not by us: the server is stopping
+        return None  # the client went away
+
+
+def _client_gone() -> Response:
+    """The answer to a client that has gone: never read, and the connection closes."""
+    return Response(status_code=400, headers={"connection": "close"})
+
+
+def _too_large(limit: int) -> Response:
+    response = _failure(413, "LimitExceeded", f"The request body is over {limit} bytes.")
+    response.headers["connection"] = "close"
+    return response
 
 
 def _parse_request(body: bytes) -> tuple[str, dict[str, Any] | None, str | None] | str:

@@ -15,6 +15,7 @@ filter.
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -74,7 +75,7 @@ class MockLambda:
         """Whether this root field is answered with generated data."""
         return self._mode == ALL or f"{type_name}.{field_name}" not in self._answered
 
-    def __call__(self, event: dict[str, Any]) -> Any:
+    async def __call__(self, event: dict[str, Any]) -> Any:
         info = event["info"]
         parent, field_name = info["parentTypeName"], info["fieldName"]
         root = self._schema.get_type(parent)
@@ -83,7 +84,10 @@ class MockLambda:
         arguments = event.get("arguments") or {}
         key = place(parent, field_name, arguments)
         if not self.mocks(parent, field_name):  # only in MISSING mode
-            return self._data.fill(definition.type, self._resolver(event), key)
+            answer = self._resolver(event)
+            if inspect.isawaitable(answer):  # gateway dev's Lambda; fakes answer at once
+                answer = await answer
+            return self._data.fill(definition.type, answer, key)
         if parent == "Subscription":
             return None  # a subscription's resolver only decides whether it may start
         first = arguments.get("first")

@@ -5,6 +5,10 @@
   ``payload=e30=``), a ``header-<base64url JSON>`` subprotocol entry (never echoed), or
   plain upgrade headers.
 * ``connection_init`` -> ``connection_ack{connectionTimeoutMs}``, then ``ka`` at intervals.
+  A socket that has not said ``connection_init`` within the connection timeout
+  (AppSync's 300 s, ``--connection-init-timeout-ms``) is closed with 4408; until it is
+  acknowledged it is no subscriber. A socket over its key's or address's cap gets a
+  LimitExceeded ``connection_error`` and close code 1008.
 * ``start{id, payload{data, extensions.authorization}}`` -> ``start_ack``, then ``data``;
   ``stop`` -> ``complete``. A ``start`` before the ack is ignored; a reused id gets
   DuplicatedOperationError. Every subscription-scoped error carries its id.
@@ -22,7 +26,7 @@ from typing import Any
 
 from graphql import GraphQLError
 
-from domain.errors import GatewayError
+from domain.errors import GatewayError, LimitExceeded
 from emulator.executor import format_error
 from emulator.socket_session import SocketSession
 
@@ -43,6 +47,7 @@ class BadHeaders(ValueError):
 
 
 class AppSyncRealtimeSession(SocketSession):
+    protocol = PROTOCOL
     keepalive_s = KEEPALIVE_S
 
     async def _serve(self) -> None:
@@ -53,23 +58,35 @@ class AppSyncRealtimeSession(SocketSession):
             await self._connection_error("BadRequestException", str(error))
             return
         keepalive: asyncio.Task[None] | None = None
+        limits = self._region.subscriptions.limits
+        init_by = self._init_deadline(limits.connection_init_timeout_s)
         try:
             while True:
-                message = await self._receive_json()
+                try:
+                    message = await (
+                        self._receive_json()
+                        if self._caller is not None
+                        else self._receive_before(init_by)
+                    )
+                except TimeoutError:
+                    await self._init_timed_out()
+                    return
                 kind = message.get("type") if isinstance(message, dict) else None
                 if not isinstance(message, dict):
                     await self._error(None, "MalformedMessage", "Messages must be JSON objects.")
                 elif kind == "connection_init":
                     if self._caller is not None:
                         continue  # AppSync acknowledges once
-                    self._caller = self._region.authenticate(
+                    caller = self._region.authenticate(
                         connect_headers, _signed("/graphql/connect", "{}", connect_headers)
                     )
-                    if self._caller is None:
+                    if caller is None:
                         await self._send(
                             {"type": "connection_error", "payload": {"errors": [_UNAUTHORIZED]}}
                         )
                         await self._socket.close(1000)
+                        return
+                    if not await self._acknowledge(caller):
                         return
                     await self._send(
                         {
@@ -144,9 +161,8 @@ class AppSyncRealtimeSession(SocketSession):
 
         try:
             self._region.subscriptions.limits.check_subscriptions(len(self._subscriptions))
-            # In a thread: the subscription's own resolver runs now, and may call DynamoDB.
-            self._subscriptions[operation_id] = await asyncio.to_thread(
-                self._region.subscriptions.subscribe,
+            # The subscription's own resolver runs now, on the region's threads.
+            self._subscriptions[operation_id] = await self._region.subscriptions.subscribe(
                 query,
                 variables,
                 operation_name,
@@ -176,6 +192,12 @@ class AppSyncRealtimeSession(SocketSession):
         while True:
             await asyncio.sleep(self.keepalive_s)
             await self._send({"type": "ka"})
+
+    async def _refuse(self, error: LimitExceeded) -> None:
+        # AppSync's clients read a refused connection from connection_error.
+        limit = {"errorType": "LimitExceeded", "message": error.message}
+        await self._send({"type": "connection_error", "payload": {"errors": [limit]}})
+        await super()._refuse(error)
 
     async def _connection_error(self, error_type: str, message: str) -> None:
         error = {"errorType": error_type, "message": message}

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
+from domain.errors import LimitExceeded
 from emulator.auth import Caller
 from emulator.subscriptions import Subscription, Subscriptions
 
@@ -25,6 +26,11 @@ class Region(Protocol):
 
 
 class SocketSession:
+    """One subscriber socket; a protocol's session says :attr:`protocol`, serves it in
+    :meth:`_serve`, and calls :meth:`_acknowledge` once ``connection_init`` passed."""
+
+    protocol = ""
+
     def __init__(self, websocket: WebSocket, region: Region) -> None:
         self._socket = websocket
         self._region = region
@@ -34,17 +40,62 @@ class SocketSession:
 
     async def run(self) -> None:
         """Serve the connection until the client leaves; then drop its subscriptions."""
-        self._region.subscriptions.connected(self)
+        sockets = self._region.subscriptions.sockets
+        try:
+            sockets.opened(self, self._address())
+        except LimitExceeded as error:
+            await self._socket.accept(subprotocol=self.protocol)
+            await self._refuse(error)
+            return
         try:
             await self._serve()
         except (WebSocketDisconnect, WebSocketDisconnected):
             # The second: a send found the client gone, so the next receive cannot run.
             pass
         finally:
-            self._region.subscriptions.disconnected(self)
+            sockets.closed(self)
             for subscription in self._subscriptions.values():
                 self._region.subscriptions.unsubscribe(subscription)
             self._subscriptions.clear()
+
+    async def _acknowledge(self, caller: Caller) -> bool:
+        """Make the socket a subscriber of ``caller``'s, or refuse it (and say why) when
+        the caller's key holds as many as it may; False once refused."""
+        try:
+            self._region.subscriptions.sockets.acknowledged(self, caller.credential)
+        except LimitExceeded as error:
+            await self._refuse(error)
+            return False
+        self._caller = caller
+        return True
+
+    async def _refuse(self, error: LimitExceeded) -> None:
+        """Close the socket over a limit: 1008 (policy violation), the limit as reason."""
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect, WebSocketDisconnected):
+            await self._socket.close(1008, error.message)
+
+    async def _receive_before(self, deadline: float) -> Any:
+        """The next message, if it comes before ``deadline`` (the loop's clock).
+
+        Raises
+        ------
+        TimeoutError
+            Nothing came in time.
+        """
+        left = deadline - asyncio.get_running_loop().time()
+        return await asyncio.wait_for(self._receive_json(), max(left, 0))
+
+    async def _init_timed_out(self) -> None:
+        """Close a socket that did not say ``connection_init`` in time (graphql-ws's code)."""
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect, WebSocketDisconnected):
+            await self._socket.close(4408, "Connection initialisation timeout")
+
+    def _init_deadline(self, timeout_s: float) -> float:
+        return asyncio.get_running_loop().time() + timeout_s
+
+    def _address(self) -> str:
+        client = self._socket.scope.get("client")
+        return str(client[0]) if client else "unknown"
 
     async def drop(self, code: int, reason: str) -> None:
         """Close the socket from the server's side; the pending receive then ends the

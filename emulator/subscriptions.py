@@ -10,10 +10,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import itertools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple
 
 from graphql import (
     FieldNode,
@@ -32,17 +34,13 @@ from graphql.execution.values import get_argument_values, get_variable_values
 
 from domain.errors import Unauthorized, ValidationError
 from emulator.auth import Caller
-from emulator.executor import allowed, field_event
+from emulator.executor import allowed
+from emulator.lambda_events import field_event
 from emulator.limits import Limits
+from emulator.subscriber_sockets import SubscriberSockets
+from resolvers.freshness import Offload, run_inline
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-class Connection(Protocol):
-    """A subscriber's open socket, as far as the region needs to end it."""
-
-    async def drop(self, code: int, reason: str) -> None:
-        """Close the socket from the server's side."""
 
 
 @dataclass
@@ -67,6 +65,18 @@ class Subscription:
         return {self.response_key: select(typed, self.selection_set, self.fragments)}
 
 
+class _Start(NamedTuple):
+    """A subscription start that passed every check: what its resolver is sent, and
+    what the subscription keeps."""
+
+    root: str
+    node: FieldNode
+    arguments: dict[str, Any]
+    fragments: dict[str, FragmentDefinitionNode]
+    variables: dict[str, Any]
+    type_name: str
+
+
 class Subscriptions:
     """Every subscription of one region, and the fan-out of its publish mutations."""
 
@@ -76,8 +86,12 @@ class Subscriptions:
         bound: dict[str, list[str]],
         limits: Limits | None = None,
         invoke: Callable[[dict[str, Any]], Any] | None = None,
+        *,
+        offload: Offload[Any] = run_inline,
     ) -> None:
         self._schema = schema
+        # Runs the checks (parsing, validation) off the event loop.
+        self._offload = offload
         self._bound = bound
         self.limits = limits or Limits()
         # The resolver Lambda; AppSync runs a subscription's own resolver at start, so
@@ -85,33 +99,22 @@ class Subscriptions:
         self._invoke = invoke
         self._active: dict[int, Subscription] = {}
         self._keys = itertools.count(1)
-        self._connections: set[Connection] = set()
+        self.sockets = SubscriberSockets(self.limits)
 
     def __len__(self) -> int:
         return len(self._active)
 
     @property
     def connections(self) -> int:
-        """Open subscriber sockets, subscribed or not yet."""
-        return len(self._connections)
-
-    def connected(self, connection: Connection) -> None:
-        self._connections.add(connection)
-
-    def disconnected(self, connection: Connection) -> None:
-        self._connections.discard(connection)
+        """Subscriber sockets: open and acknowledged, subscribed or not yet."""
+        return self.sockets.subscribers
 
     async def drop_all(self, code: int, reason: str) -> int:
         """Close every subscriber socket of the region (a ``disconnect`` fault); the
         clients must reconnect and subscribe again. Returns how many were closed."""
-        connections = list(self._connections)
-        await asyncio.gather(
-            *(connection.drop(code, reason) for connection in connections),
-            return_exceptions=True,
-        )
-        return len(connections)
+        return await self.sockets.drop_all(code, reason)
 
-    def subscribe(
+    async def subscribe(
         self,
         query: str,
         variables: dict[str, Any] | None,
@@ -119,7 +122,8 @@ class Subscriptions:
         caller: Caller,
         send: Send,
     ) -> Subscription:
-        """Check and register a subscription operation.
+        """Check and register a subscription operation, after its own resolver (run as
+        AppSync runs it at start) lets it.
 
         Raises
         ------
@@ -128,16 +132,57 @@ class Subscriptions:
         ValidationError
             It is not a subscription to exactly one field.
         Unauthorized
-            The caller's mode is not allowed on the field.
+            The caller's mode is not allowed on the field, or its resolver refused.
         LimitExceeded
-            The document is too large or too deep.
+            The document is too large, runs too many resolvers or is too deep (all
+            decided before validation), or the credential is over its rate.
         """
+        start = await self._offload(
+            functools.partial(self._checked, query, variables, operation_name, caller)
+        )
+        if self._invoke is not None:
+            answer = self._invoke(
+                field_event(
+                    start.root,
+                    start.node,
+                    start.arguments,
+                    caller,
+                    start.fragments,
+                    start.variables,
+                )
+            )
+            if inspect.isawaitable(answer):
+                await answer
+        node = start.node
+        subscription = Subscription(
+            key=next(self._keys),
+            field_name=node.name.value,
+            response_key=node.alias.value if node.alias else node.name.value,
+            arguments=start.arguments,
+            selection_set=node.selection_set,
+            fragments=start.fragments,
+            type_name=start.type_name,
+            send=send,
+        )
+        self._active[subscription.key] = subscription
+        return subscription
+
+    def _checked(
+        self,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        caller: Caller,
+    ) -> _Start:
+        """The subscription ``query`` asks for, once every check passed (see
+        :meth:`subscribe`); blocking, so it runs on the region's threads."""
         self.limits.check_size(query)
         document = parse(query)
+        cost = self.limits.check_document(document, operation_name)
+        self.limits.check_rate(caller.credential, cost)
         errors = validate(self._schema, document)
         if errors:
             raise errors[0]
-        self.limits.check_depth(document)
         operations = [
             node
             for node in document.definitions
@@ -168,22 +213,14 @@ class Subscriptions:
             for item in document.definitions
             if isinstance(item, FragmentDefinitionNode)
         }
-        arguments = get_argument_values(definition, node, coerced)
-        if self._invoke is not None:
-            variables = dict(coerced.coerced)
-            self._invoke(field_event(root.name, node, arguments, caller, fragments, variables))
-        subscription = Subscription(
-            key=next(self._keys),
-            field_name=node.name.value,
-            response_key=node.alias.value if node.alias else node.name.value,
-            arguments=arguments,
-            selection_set=node.selection_set,
+        return _Start(
+            root=root.name,
+            node=node,
+            arguments=get_argument_values(definition, node, coerced),
             fragments=fragments,
+            variables=dict(coerced.coerced),
             type_name=str(get_named_type(definition.type)),
-            send=send,
         )
-        self._active[subscription.key] = subscription
-        return subscription
 
     def filters(self, field_name: str) -> list[dict[str, Any]]:
         """The arguments of each active subscription to ``field_name``: what a payload

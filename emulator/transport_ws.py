@@ -2,12 +2,13 @@
 
 Auth headers come from the upgrade request or, flat, from ``connection_init``'s payload.
 Close codes follow the protocol: 4400 bad message, 4401 subscribe before ack, 4403
-refused credentials, 4408 no init in time, 4409 a reused id, 4429 a second init.
+refused credentials, 4408 no init in time (10 s, or the connection init timeout if
+shorter), 4409 a reused id, 4429 a second init; and 1008 for a socket over its key's or
+address's cap.
 """
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from graphql import GraphQLError
@@ -21,14 +22,19 @@ INIT_TIMEOUT_S = 10.0
 
 
 class TransportWsSession(SocketSession):
+    protocol = PROTOCOL
+
     async def _serve(self) -> None:
         await self._socket.accept(subprotocol=PROTOCOL)
+        limits = self._region.subscriptions.limits
+        init_by = self._init_deadline(min(INIT_TIMEOUT_S, limits.connection_init_timeout_s))
         try:
-            first = await asyncio.wait_for(self._receive(), INIT_TIMEOUT_S)
+            first = await self._receive_before(init_by)
         except TimeoutError:
-            await self._socket.close(4408, "Connection initialisation timeout")
+            await self._init_timed_out()
             return
-        if first is None:
+        if not isinstance(first, dict):
+            await self._socket.close(4400, "Messages must be JSON objects")
             return
         if first.get("type") != "connection_init":
             await self._socket.close(4401, "Unauthorized")
@@ -61,9 +67,11 @@ class TransportWsSession(SocketSession):
         headers = self._upgrade_headers()
         if isinstance(payload, dict):
             headers.update({str(k).lower(): str(v) for k, v in payload.items() if v is not None})
-        self._caller = self._region.authenticate(headers)
-        if self._caller is None:
+        caller = self._region.authenticate(headers)
+        if caller is None:
             await self._socket.close(4403, "Forbidden")
+            return False
+        if not await self._acknowledge(caller):
             return False
         await self._send({"type": "connection_ack"})
         return True
@@ -89,9 +97,8 @@ class TransportWsSession(SocketSession):
 
         try:
             self._region.subscriptions.limits.check_subscriptions(len(self._subscriptions))
-            # In a thread: the subscription's own resolver runs now, and may call DynamoDB.
-            self._subscriptions[operation_id] = await asyncio.to_thread(
-                self._region.subscriptions.subscribe,
+            # The subscription's own resolver runs now, on the region's threads.
+            self._subscriptions[operation_id] = await self._region.subscriptions.subscribe(
                 query,
                 variables,
                 operation_name,

@@ -7,20 +7,16 @@ on the CDK command line, or ``--context key=value`` here, overrides it.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import ConfigError, DeploymentConfig
+from infra.config import ConfigError, DeploymentConfig, committed_context
 from infra.stacks import build_stacks
-
-CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
 def build_app(config: DeploymentConfig, outdir: str | None = None) -> App:
@@ -29,10 +25,6 @@ def build_app(config: DeploymentConfig, outdir: str | None = None) -> App:
     build_stacks(app, config)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app
-
-
-def committed_context(path: Path = CDK_JSON) -> dict[str, Any]:
-    return dict(json.loads(path.read_text()).get("context", {}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -27,7 +27,7 @@ def build_router(services: Services) -> Router:
     router = Router()
 
     @router.resolver(type_name="Query", field_name="customer")
-    def customer(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
+    async def customer(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
         require_own(router, id, "the customer record")
         seen: dict[str, dict[str, Any] | None] = {}
 
@@ -47,11 +47,12 @@ def build_router(services: Services) -> Router:
                 **Customer.from_data(state).to_data(),
             }
 
-        return read_at_least(
+        return await read_at_least(
             minVersion,
             from_here,
             from_primary,
-            services.settings.min_version_wait_ms / 1000,
+            services.wait_until(router),
+            offload=services.offload,
         )
 
     @router.resolver(type_name="Mutation", field_name="registerCustomer")

@@ -21,18 +21,19 @@ def build_router(services: Services) -> Router:
     router = Router()
 
     @router.resolver(type_name="Query", field_name="order")
-    def order(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
+    async def order(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
         def from_primary() -> dict[str, Any] | None:
             state = services.write_store.load(records.ORDER, id)
             return None if state is None else Order.from_data(state).to_data()
 
         # Another customer's order reads as a missing one, in both places, so waiting
         # for minVersion and its error say nothing of it either.
-        return read_at_least(
+        return await read_at_least(
             minVersion,
             visible(router, lambda: readers.order(services.projections, id)),
             visible(router, from_primary),
-            services.settings.min_version_wait_ms / 1000,
+            services.wait_until(router),
+            offload=services.offload,
         )
 
     @router.resolver(type_name="Query", field_name="ordersByCustomer")

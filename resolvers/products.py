@@ -32,16 +32,17 @@ def build_router(services: Services) -> Router:
         return services.command_deps(router)
 
     @router.resolver(type_name="Query", field_name="product")
-    def product(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
+    async def product(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
         def from_primary() -> dict[str, Any] | None:
             state = services.write_store.load(records.PRODUCT, id)
             return None if state is None else Product.from_data(state).to_data()
 
-        return read_at_least(
+        return await read_at_least(
             minVersion,
             lambda: readers.product(services.projections, id),
             from_primary,
-            services.settings.min_version_wait_ms / 1000,
+            services.wait_until(router),
+            offload=services.offload,
         )
 
     @router.resolver(type_name="Query", field_name="products")

@@ -54,6 +54,12 @@ def test_seed_reaches_every_region_of_a_three_region_deployment(tmp_path: Path) 
         (["--host", "0.0.0.0"], "loopback"),
         (["--port", "70000"], "--port"),
         (["--port", "many"], "invalid int value"),
+        (["--resolver-count-limit", "10001"], "--resolver-count-limit"),
+        (["--resolver-count-limit", "-1"], "--resolver-count-limit"),
+        (["--max-depth", "76"], "--max-depth"),
+        (["--max-sockets-per-key", "0"], "--max-sockets-per-key"),
+        (["--connection-init-timeout-ms", "0"], "--connection-init-timeout-ms"),
+        (["--request-read-timeout-ms", "-1"], "--request-read-timeout-ms"),
     ],
 )
 def test_bad_flags_are_refused_with_a_reason(flags: list[str], complaint: str) -> None:

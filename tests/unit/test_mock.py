@@ -59,7 +59,7 @@ def executor(schema: GraphQLSchema, mode: str, fake: FakeLambda, seed: int = 0) 
 
 
 def run(ex: Executor, query: str, caller: Caller = STAFF) -> dict[str, Any]:
-    return ex.execute(query, None, None, caller).response
+    return asyncio.run(ex.execute(query, None, None, caller)).response
 
 
 def is_valid(schema: GraphQLSchema, scalar: str, value: str) -> bool:
@@ -219,7 +219,7 @@ def test_emit_reaches_each_subscriber_with_an_event_that_matches_its_filter() ->
         query = (
             f'subscription {{ onProductChanged(category: "{category}") {{ name category stock }} }}'
         )
-        subscriptions.subscribe(query, None, None, PUBLIC, inbox)
+        asyncio.run(subscriptions.subscribe(query, None, None, PUBLIC, inbox))
 
     answer = asyncio.run(emit([region], MockData(), "onProductChanged", {"stock": 0}, 1))  # type: ignore[list-item]
 
