@@ -139,8 +139,9 @@ def test_a_client_that_sends_its_whole_body_before_reading_gets_the_413(
 
 def subscribers(gateway: Gateway, region: str) -> int:
     """How many subscriber sockets ``gateway status`` counts in ``region``."""
-    base = gateway.urls[region].removesuffix("/graphql")
-    request = urllib.request.Request(f"{base}/_emulator/status", headers={"accept": "json"})
+    request = urllib.request.Request(
+        gateway.admin_url("/status", region), headers={"accept": "json", **gateway.operator()}
+    )
     with urllib.request.urlopen(request, timeout=ANSWER_TIMEOUT_S) as response:
         status = json.loads(response.read())
     return next(int(r["subscribers"]) for r in status["regions"] if r["name"] == region)
