@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -31,6 +32,8 @@ class FakeRegion:
     name = "us-east-1"
     credentials = LocalCredentials()
     limits = Limits()
+    # What the Host check (emulator.host_check) reads: the URL this region serves.
+    settings = SimpleNamespace(appsync_url="http://127.0.0.1:4000/graphql")
 
     def __init__(self) -> None:
         self.authenticated: list[dict[str, str]] = []
@@ -79,7 +82,10 @@ async def _asgi(
         "raw_path": b"/graphql",
         "root_path": "",
         "query_string": b"",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "headers": [
+            (b"host", b"127.0.0.1:4000"),
+            *((k.lower().encode(), v.encode()) for k, v in headers.items()),
+        ],
         "client": ("127.0.0.1", 50000),
         "server": ("127.0.0.1", 4000),
     }
