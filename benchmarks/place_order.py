@@ -12,8 +12,8 @@ from typing import Any
 
 from benchmarks.report import Row
 from benchmarks.stats import Summary
-from emulator.auth import LocalCredentials
-from emulator.cloud import LocalCloud, create_tables
+from emulator.appsync.auth import LocalCredentials
+from emulator.cloud.server import LocalCloud, create_tables
 from projections.settings import Settings
 from resolvers.bootstrap import build_app, build_services
 from resolvers.handler import ResolverHandler

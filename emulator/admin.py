@@ -7,14 +7,14 @@
   region's lags by polling the JSON, with nothing fetched from elsewhere.
   ``?history=1`` adds each region's lag samples, one a second, oldest first.
 * ``GET /_emulator/faults``: the active faults.
-* ``POST /_emulator/faults``: switch one on (a JSON object, see :mod:`emulator.faults`);
+* ``POST /_emulator/faults``: switch one on (a JSON object, see :mod:`emulator.chaos.faults`);
   ``{"kind": "disconnect"}`` closes subscriber sockets at once instead.
 * ``DELETE /_emulator/faults/{id}`` and ``DELETE /_emulator/faults``: switch off.
 
 Bad input is a 400 that says what to fix, never a 500. Only the local operator gets
 in: every request must carry this run's operator token (:mod:`emulator.operator`; the
 ``gateway`` commands send it, and a browser signs in through the status URL ``gateway
-dev`` prints), and name a loopback host (:mod:`emulator.host_check`). A POST must also
+dev`` prints), and name a loopback host (:mod:`emulator.appsync.host_check`). A POST must also
 say ``Content-Type: application/json``, so a web page cannot send one without the
 browser asking the emulator first (it answers no CORS).
 """
@@ -35,9 +35,9 @@ from starlette.routing import Route
 
 from domain import records
 from domain.control import MalformedControl, parse
-from emulator.deadletters import DeadLetters
-from emulator.fault_gate import OPERATOR_HEADER
-from emulator.faults import DISCONNECT, BadFault, FaultSpec
+from emulator.chaos.faults import DISCONNECT, BadFault, FaultSpec
+from emulator.chaos.gate import OPERATOR_HEADER
+from emulator.cloud.deadletters import DeadLetters
 from emulator.operator import OperatorOnly
 from emulator.telemetry import LagSampler
 

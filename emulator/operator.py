@@ -12,7 +12,7 @@ local user, not a web page the operator's browser opens.
   ``/_emulator`` on that origin, which the page's own polling then carries.
 
 :class:`OperatorOnly` wraps the admin apps (:mod:`emulator.admin`,
-:mod:`emulator.mock_admin`): a request without the token gets 401, one with a wrong
+:mod:`emulator.mock.admin`): a request without the token gets 401, one with a wrong
 token 403, before the app sees it.
 """
 

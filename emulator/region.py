@@ -8,15 +8,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from emulator.auth import Caller, LocalCredentials, authenticate
-from emulator.cloud import stream_arn, streams_client
-from emulator.deadletters import DeadLetters
-from emulator.executor import Executor, Outcome
-from emulator.faults import FaultRegistry
-from emulator.jwt_issuer import LocalIssuer
-from emulator.limits import Limits
-from emulator.streams import StreamPoller, StreamReader
-from emulator.subscriptions import Subscriptions
+from emulator.appsync.auth import Caller, LocalCredentials, authenticate
+from emulator.appsync.executor import Executor, Outcome
+from emulator.appsync.limits import Limits
+from emulator.appsync.subscriptions import Subscriptions
+from emulator.chaos.faults import FaultRegistry
+from emulator.cloud.deadletters import DeadLetters
+from emulator.cloud.jwt_issuer import LocalIssuer
+from emulator.cloud.server import stream_arn, streams_client
+from emulator.cloud.streams import StreamPoller, StreamReader
 from emulator.telemetry import RegionMetrics
 from projections.observability import Observability
 from projections.settings import Settings
@@ -86,7 +86,7 @@ class RegionRuntime:
         # The region's environments share its adapters (clients, control cache,
         # breakers): a waiting invocation then costs an app, not 24 ms of new clients.
         services = build_services(settings, self.offload)
-        # The region's resolver Lambda; mock mode (emulator.mock) stands in front of it.
+        # The region's resolver Lambda; mock mode (emulator.mock.stand_in) stands in front of it.
         self.resolver_lambda: Callable[[dict[str, Any]], Any] = LambdaPool(
             lambda: ResolverHandler(build_app(services), resolvers, self.offload)
         )

@@ -13,7 +13,7 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from emulator.auth import LocalCredentials
+from emulator.appsync.auth import LocalCredentials
 from emulator.private_files import write_private
 from projections.settings import Settings
 

@@ -7,8 +7,8 @@ a customer.
 
 from __future__ import annotations
 
-from emulator.auth import API_KEY, AWS_IAM, COGNITO
-from emulator.executor import auth_modes, load_schema
+from emulator.appsync.auth import API_KEY, AWS_IAM, COGNITO
+from emulator.appsync.executor import auth_modes, load_schema
 
 ANYONE_WITH_THE_KEY = {API_KEY: None, COGNITO: None}
 CUSTOMERS_AND_STAFF = {COGNITO: {"customers", "staff"}}

@@ -159,7 +159,7 @@ class Gateway:
     def token(self, sub: str, *groups: str) -> str:
         """A token from `gateway token`, signed with this gateway's key."""
         assert self.state_dir is not None
-        from emulator.jwt_issuer import LocalIssuer
+        from emulator.cloud.jwt_issuer import LocalIssuer
 
         return LocalIssuer.in_state_dir(self.state_dir).mint(sub, list(groups))
 
@@ -181,7 +181,7 @@ def start_gateway(
     """
     # Its own state directory, so that a developer's running `make dev` keeps its own.
     state_dir = output.parent / f"state-{port}"
-    command = [sys.executable, "-m", "emulator.cli", "dev", "--port", str(port)]
+    command = [sys.executable, "-m", "cli", "dev", "--port", str(port)]
     command += ["--state-dir", str(state_dir), *extra]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with output.open("wb") as sink:
@@ -256,7 +256,7 @@ def restart_gateway(gateway: Gateway, output: Path, *extra: str) -> Gateway:
 def gateway_cli(gateway: Gateway, *words: str) -> subprocess.CompletedProcess[str]:
     """Run ``gateway WORDS`` against the running ``gateway``, as an operator would."""
     return subprocess.run(
-        [sys.executable, "-m", "emulator.cli", *words, "--state-dir", str(gateway.state_dir)],
+        [sys.executable, "-m", "cli", *words, "--state-dir", str(gateway.state_dir)],
         capture_output=True,
         text=True,
         timeout=60,

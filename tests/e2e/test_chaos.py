@@ -472,7 +472,7 @@ def test_status_prints_roles_lags_dead_letters_and_faults(gateway: Gateway) -> N
 def test_without_a_running_gateway_chaos_and_status_say_how_to_start_one(tmp_path: Path) -> None:
     for words in (["chaos", "list"], ["status"]):
         result = subprocess.run(
-            [sys.executable, "-m", "emulator.cli", *words, "--state-dir", str(tmp_path)],
+            [sys.executable, "-m", "cli", *words, "--state-dir", str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=60,

@@ -66,7 +66,7 @@ def test_bad_flags_are_refused_with_a_reason(flags: list[str], complaint: str) -
     """GIVEN a flag value that cannot work WHEN `gateway dev` starts THEN it exits 2 at
     once, naming the flag, without a traceback and without listening anywhere."""
     result = subprocess.run(
-        [sys.executable, "-m", "emulator.cli", "dev", *flags],
+        [sys.executable, "-m", "cli", "dev", *flags],
         capture_output=True,
         text=True,
         timeout=30,
@@ -80,7 +80,7 @@ def test_a_bad_environment_setting_is_refused_with_a_reason() -> None:
     """GIVEN GATEWAY_CONTROL_CACHE_MS=soon WHEN `gateway dev` starts THEN it exits 2 naming
     the variable, without a traceback."""
     result = subprocess.run(
-        [sys.executable, "-m", "emulator.cli", "dev", "--port", "4990"],
+        [sys.executable, "-m", "cli", "dev", "--port", "4990"],
         capture_output=True,
         text=True,
         timeout=30,

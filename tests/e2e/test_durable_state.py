@@ -194,7 +194,7 @@ def test_a_restart_keeps_every_table_the_signing_key_and_the_dead_letters(
 
 def dev(state_dir: Path, port: int, *extra: str) -> subprocess.CompletedProcess[str]:
     """``gateway dev`` that is expected to stop on its own, as it does when it refuses."""
-    command = [sys.executable, "-m", "emulator.cli", "dev", "--port", str(port)]
+    command = [sys.executable, "-m", "cli", "dev", "--port", str(port)]
     return subprocess.run(
         [*command, "--state-dir", str(state_dir), *extra],
         capture_output=True,

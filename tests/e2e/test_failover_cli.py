@@ -68,7 +68,7 @@ def gateway(failover_gateway: Gateway) -> Iterator[Gateway]:
 
 def cli(state_dir: Path, *words: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "emulator.cli", *words, "--state-dir", str(state_dir)],
+        [sys.executable, "-m", "cli", *words, "--state-dir", str(state_dir)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

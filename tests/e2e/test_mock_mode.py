@@ -54,7 +54,7 @@ def mocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 
 def gateway_command(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "emulator.cli", *argv],
+        [sys.executable, "-m", "cli", *argv],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

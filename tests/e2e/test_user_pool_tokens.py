@@ -22,7 +22,7 @@ def mint(gateway: Gateway, *words: str) -> str:
         [
             sys.executable,
             "-m",
-            "emulator.cli",
+            "cli.main",
             "token",
             *words,
             "--state-dir",
@@ -73,7 +73,7 @@ def test_a_forged_token_gets_401(gateway: Gateway) -> None:
 def test_token_refuses_bad_flags(gateway: Gateway, words: list[str], complaint: str) -> None:
     """GIVEN an empty sub or a non-positive ttl THEN exit 2 naming the flag."""
     result = subprocess.run(
-        [sys.executable, "-m", "emulator.cli", "token", *words], capture_output=True, text=True
+        [sys.executable, "-m", "cli", "token", *words], capture_output=True, text=True
     )
     assert result.returncode == 2 and complaint in result.stderr
 

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from emulator.limits import Limits
+from emulator.appsync.limits import Limits
 from infra import bundle
 from infra.api import API_KEY_DAYS, SCHEMA_FILE
 from infra.app import build_app

@@ -11,10 +11,9 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from emulator import moto_fixes
-from emulator.cloud import create_tables, stream_arn
-from emulator.replication import ReplicaTable, Replicator
-from emulator.streams import StreamPoller, StreamReader
+from emulator.cloud.replication import ReplicaTable, Replicator
+from emulator.cloud.server import create_tables, moto_fixes, stream_arn
+from emulator.cloud.streams import StreamPoller, StreamReader
 from projections.settings import Settings
 from projections.stream import StreamProjector
 from projections.table import ProjectionTable

@@ -13,7 +13,7 @@ from domain import events
 from domain.commands import CreateProduct, PlaceOrder, RegisterCustomer, ShipOrder
 from domain.handlers import Dependencies, handle
 from domain.orders import LineRequest, Order
-from emulator.cloud import create_tables
+from emulator.cloud.server import create_tables
 from projections import keys, readers
 from projections.builders import apply
 from projections.settings import Settings

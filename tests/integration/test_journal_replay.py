@@ -10,18 +10,18 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.moto_api._internal.models import moto_api_backend
 
-from emulator import moto_fixes
-from emulator.cloud import (
+from emulator.cloud.journal import Items, Journal, Request
+from emulator.cloud.positions import POLLER, StreamPositions
+from emulator.cloud.replication import mark_replicated_writes
+from emulator.cloud.server import (
     LocalCloud,
     create_dead_letter_table,
     create_positions_table,
     create_tables,
+    moto_fixes,
     stream_arn,
     streams_client,
 )
-from emulator.journal import Items, Journal, Request
-from emulator.positions import POLLER, StreamPositions
-from emulator.replication import mark_replicated_writes
 from projections.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from domain import records
 from domain.errors import InternalFailure
 from domain.store import Change, DynamoWriteStore, TokenReused
-from emulator import moto_fixes
+from emulator.cloud import moto_fixes
 from tests.integration.conftest import Cloud
 
 TABLE = records.WRITE_TABLE

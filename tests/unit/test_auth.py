@@ -11,8 +11,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from emulator.auth import API_KEY, AWS_IAM, LocalCredentials, authenticate, verify_sigv4
-from emulator.cloud import LOCAL_ACCOUNT_ID
+from emulator.appsync.auth import API_KEY, AWS_IAM, LocalCredentials, authenticate, verify_sigv4
+from emulator.cloud.server import LOCAL_ACCOUNT_ID
 
 CREDENTIALS = LocalCredentials()
 REGION = "us-east-1"

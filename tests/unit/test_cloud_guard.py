@@ -12,8 +12,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from emulator.auth import LocalCredentials
-from emulator.cloud_guard import guard
+from emulator.appsync.auth import LocalCredentials
+from emulator.cloud.guard import guard
 
 LOCAL = LocalCredentials()
 PORT = "45678"

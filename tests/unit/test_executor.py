@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 import pytest
 
 from domain.errors import NotFound
-from emulator.auth import API_KEY, AWS_IAM, COGNITO, Caller, LocalCredentials, iam_identity
-from emulator.executor import Executor, load_schema
+from emulator.appsync.auth import API_KEY, AWS_IAM, COGNITO, Caller, LocalCredentials, iam_identity
+from emulator.appsync.executor import Executor, load_schema
 
 SCHEMA = load_schema()
 API_KEY_CALLER = Caller(API_KEY, None, {"x-api-key": "da2-test", "user-agent": "unit"})

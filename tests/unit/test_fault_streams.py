@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.faults import FaultRegistry, FaultSpec
-from emulator.replication import ReplicaTable, ReplicationLag, Replicator
-from emulator.streams import StreamPoller, StreamReader
-from emulator.subscriptions import Subscriptions
+from emulator.appsync.subscriptions import Subscriptions
+from emulator.chaos.faults import FaultRegistry, FaultSpec
+from emulator.cloud.replication import ReplicaTable, ReplicationLag, Replicator
+from emulator.cloud.streams import StreamPoller, StreamReader
 
 from .fakes import ManualClock
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from emulator.fault_gate import OPERATOR_HEADER, fault_gate, region_of
-from emulator.faults import BadFault, FaultRegistry, FaultSpec
+from emulator.chaos.faults import BadFault, FaultRegistry, FaultSpec
+from emulator.chaos.gate import OPERATOR_HEADER, fault_gate, region_of
 
 from .fakes import ManualClock
 

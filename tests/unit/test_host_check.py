@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from emulator.host_check import LoopbackHostOnly, host_allowed, loopback_only
+from emulator.appsync.host_check import LoopbackHostOnly, host_allowed, loopback_only
 from tests.unit.asgi import Reached, call
 
 PORT = 4000

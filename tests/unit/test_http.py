@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from emulator.auth import API_KEY, Caller, LocalCredentials
-from emulator.executor import Outcome
-from emulator.http import MAX_BODY_BYTES, build_app
-from emulator.limits import Limits
+from emulator.appsync.auth import API_KEY, Caller, LocalCredentials
+from emulator.appsync.executor import Outcome
+from emulator.appsync.http import MAX_BODY_BYTES, build_app
+from emulator.appsync.limits import Limits
 
 CHUNK = 64 * 1024
 
@@ -32,7 +32,7 @@ class FakeRegion:
     name = "us-east-1"
     credentials = LocalCredentials()
     limits = Limits()
-    # What the Host check (emulator.host_check) reads: the URL this region serves.
+    # What the Host check (emulator.appsync.host_check) reads: the URL this region serves.
     settings = SimpleNamespace(appsync_url="http://127.0.0.1:4000/graphql")
 
     def __init__(self) -> None:

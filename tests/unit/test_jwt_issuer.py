@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from emulator.auth import COGNITO, LocalCredentials, authenticate
-from emulator.executor import Executor, load_schema
-from emulator.jwt_issuer import ISSUER, LocalIssuer
+from emulator.appsync.auth import COGNITO, LocalCredentials, authenticate
+from emulator.appsync.executor import Executor, load_schema
+from emulator.cloud.jwt_issuer import ISSUER, LocalIssuer
 
 
 @pytest.fixture

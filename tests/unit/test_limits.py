@@ -9,9 +9,9 @@ import pytest
 from graphql import parse
 
 from domain.errors import LimitExceeded
-from emulator.auth import Caller
-from emulator.executor import Executor, load_schema
-from emulator.limits import Limits
+from emulator.appsync.auth import Caller
+from emulator.appsync.executor import Executor, load_schema
+from emulator.appsync.limits import Limits
 
 DEEP = """
 query Deep {
@@ -98,12 +98,12 @@ def test_2500_aliases_are_refused_before_validation_and_before_any_resolver(
     THEN it is refused with LimitExceeded naming the resolver count limit, graphql-core's
          validation (quadratic in the worst case) never ran, and no resolver was invoked
     """
-    import emulator.executor
+    import emulator.appsync.executor
 
     validated: list[object] = []
-    real_validate = emulator.executor.validate
+    real_validate = emulator.appsync.executor.validate
     monkeypatch.setattr(
-        emulator.executor,
+        emulator.appsync.executor,
         "validate",
         lambda *args, **kwargs: validated.append(args) or real_validate(*args, **kwargs),
     )

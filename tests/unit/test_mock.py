@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from graphql import GraphQLObjectType, GraphQLScalarType, GraphQLSchema
 
-from emulator.auth import API_KEY, COGNITO, Caller
-from emulator.executor import Executor, load_schema
-from emulator.mock import ALL, MISSING, MockLambda, UnknownSubscription, emit
-from emulator.mock_data import CURRENCIES, MockData
-from emulator.schema_gate import load_schema_text
-from emulator.subscriptions import Subscriptions
+from cli.schema_gate import load_schema_text
+from emulator.appsync.auth import API_KEY, COGNITO, Caller
+from emulator.appsync.executor import Executor, load_schema
+from emulator.appsync.subscriptions import Subscriptions
+from emulator.mock.data import CURRENCIES, MockData
+from emulator.mock.stand_in import ALL, MISSING, MockLambda, UnknownSubscription, emit
 from schema import export
 
 STAFF = Caller(COGNITO, {"sub": "staff-1", "groups": ["staff"]})

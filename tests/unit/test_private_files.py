@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator.auth import LocalCredentials
-from emulator.jwt_issuer import KEY_FILE, LocalIssuer
+from emulator.appsync.auth import LocalCredentials
+from emulator.cloud.jwt_issuer import KEY_FILE, LocalIssuer
 from emulator.private_files import private_dir, write_private
 from emulator.statefile import FILE_NAME, NotRunning, RunningDev, announce, find
 

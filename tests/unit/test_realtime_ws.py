@@ -16,11 +16,11 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from emulator.auth import API_KEY, Caller, LocalCredentials, authenticate
-from emulator.executor import load_schema, subscribed_mutations
-from emulator.realtime_ws import AppSyncRealtimeSession
+from emulator.appsync.auth import API_KEY, Caller, LocalCredentials, authenticate
+from emulator.appsync.executor import load_schema, subscribed_mutations
+from emulator.appsync.realtime_ws import AppSyncRealtimeSession
+from emulator.appsync.subscriptions import Subscriptions
 from emulator.region import RegionRuntime
-from emulator.subscriptions import Subscriptions
 from tests.unit.fake_sockets import AsgiReceive
 
 SCHEMA = load_schema()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from graphql import build_schema, execute_sync, parse
 
-from emulator import scalars
+from emulator.appsync import scalars
 
 SDL = """
 type Query {
@@ -23,7 +23,7 @@ type Query {
 
 
 def _echo(variables: dict[str, Any]) -> tuple[Any, list[str]]:
-    prelude = resources.files("emulator").joinpath("appsync.graphql").read_text()
+    prelude = resources.files("schema").joinpath("appsync.graphql").read_text()
     schema = build_schema(prelude + SDL)
     scalars.install(schema)
     declared = ", ".join(
@@ -100,8 +100,8 @@ def test_invalid_input_names_the_scalar_and_reaches_no_resolver(name: str, value
 def test_a_bad_literal_in_an_operation_is_a_validation_error_and_invokes_nothing() -> None:
     """GIVEN registerCustomer with a literal email that is not one WHEN executed THEN
     errorType ValidationError naming AWSEmail, and the resolver Lambda is not invoked."""
-    from emulator.auth import Caller
-    from emulator.executor import Executor, load_schema
+    from emulator.appsync.auth import Caller
+    from emulator.appsync.executor import Executor, load_schema
 
     invoked: list[dict[str, Any]] = []
     executor = Executor(load_schema(), invoked.append)

@@ -11,16 +11,16 @@ from typing import Any, cast
 import pytest
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from emulator.auth import API_KEY, Caller
-from emulator.executor import load_schema, subscribed_mutations
-from emulator.limits import Limits
-from emulator.realtime_ws import PROTOCOL as APPSYNC_REALTIME
-from emulator.realtime_ws import AppSyncRealtimeSession
+from emulator.appsync.auth import API_KEY, Caller
+from emulator.appsync.executor import load_schema, subscribed_mutations
+from emulator.appsync.limits import Limits
+from emulator.appsync.realtime_ws import PROTOCOL as APPSYNC_REALTIME
+from emulator.appsync.realtime_ws import AppSyncRealtimeSession
+from emulator.appsync.socket_session import SocketSession
+from emulator.appsync.subscriptions import Subscriptions
+from emulator.appsync.transport_ws import PROTOCOL as TRANSPORT_WS
+from emulator.appsync.transport_ws import TransportWsSession
 from emulator.region import RegionRuntime
-from emulator.socket_session import SocketSession
-from emulator.subscriptions import Subscriptions
-from emulator.transport_ws import PROTOCOL as TRANSPORT_WS
-from emulator.transport_ws import TransportWsSession
 from tests.unit.fake_sockets import AsgiReceive
 
 SCHEMA = load_schema()

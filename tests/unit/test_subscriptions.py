@@ -10,10 +10,10 @@ import pytest
 from graphql import GraphQLError
 
 from domain.errors import LimitExceeded, Unauthorized, ValidationError
-from emulator.auth import API_KEY, AWS_IAM, Caller
-from emulator.executor import load_schema, subscribed_mutations
-from emulator.limits import Limits
-from emulator.subscriptions import Subscriptions
+from emulator.appsync.auth import API_KEY, AWS_IAM, Caller
+from emulator.appsync.executor import load_schema, subscribed_mutations
+from emulator.appsync.limits import Limits
+from emulator.appsync.subscriptions import Subscriptions
 
 SCHEMA = load_schema()
 API_KEY_CALLER = Caller(API_KEY)
