@@ -16,7 +16,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from emulator.jwt_issuer import LocalIssuer
+from emulator.cloud.jwt_issuer import LocalIssuer
 
 API_KEY = "da2-gatewaylocaldevelopmentkey"
 READY = b"gateway dev: ready"
@@ -49,7 +49,7 @@ def start_gateway(
     command = [
         sys.executable,
         "-m",
-        "emulator.cli",
+        "cli.main",
         "dev",
         f"--port={port}",
         f"--replication-lag-ms={lag_ms}",

@@ -49,7 +49,7 @@ from benchmarks.devserver import (
 )
 from benchmarks.report import Row
 from benchmarks.stats import Summary, percentile
-from emulator.auth import LocalCredentials
+from emulator.appsync.auth import LocalCredentials
 from projections.publish import AppSyncPublisher
 
 PART = "fanout"

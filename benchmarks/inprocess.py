@@ -13,9 +13,8 @@ from typing import Any, NamedTuple
 
 from moto import mock_aws
 
-from emulator import moto_fixes
-from emulator.cloud import create_tables, stream_arn, streams_client
-from emulator.streams import StreamPoller, StreamReader
+from emulator.cloud.server import create_tables, moto_fixes, stream_arn, streams_client
+from emulator.cloud.streams import StreamPoller, StreamReader
 from projections.settings import Settings
 from projections.stream import StreamProjector
 from projections.table import ProjectionTable
@@ -65,9 +64,10 @@ class Region(NamedTuple):
 def region() -> Iterator[Region]:
     """A fresh moto with one region's tables, and its resolver Lambda.
 
-    moto's transactions get the emulator's fix (:func:`emulator.moto_fixes.install_transactions`):
-    without it each one deep-copies the tables it touches, and the write side would
-    measure moto's rollback, not the gateway.
+    moto's transactions get the emulator's fix
+    (:func:`emulator.cloud.moto_fixes.install_transactions`): without it each one
+    deep-copies the tables it touches, and the write side would measure moto's
+    rollback, not the gateway.
     """
     moto_fixes.install_transactions()
     saved = {name: os.environ.get(name) for name in _CREDENTIALS}

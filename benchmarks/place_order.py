@@ -2,7 +2,7 @@
 
 Both sides run in this process against the same ThreadedMotoServer, one call at a
 time, interleaved in rounds so that machine noise falls on both alike. The handler's
-extra cost is its reads: the idempotency claim, the customer, and the products.
+extra cost is its read: the customer and the products, in one BatchGetItem.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from typing import Any
 
 from benchmarks.report import Row
 from benchmarks.stats import Summary
-from emulator.auth import LocalCredentials
-from emulator.cloud import LocalCloud, create_tables
+from emulator.appsync.auth import LocalCredentials
+from emulator.cloud.server import LocalCloud, create_tables
 from projections.settings import Settings
 from resolvers.bootstrap import build_app, build_services
 from resolvers.handler import ResolverHandler

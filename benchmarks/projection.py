@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 from benchmarks import inprocess
 from benchmarks.report import Row
 from benchmarks.stats import Summary
-from emulator.cloud import create_tables, stream_arn, streams_client
-from emulator.streams import StreamPoller, StreamReader
+from emulator.cloud.server import create_tables, stream_arn, streams_client
+from emulator.cloud.streams import StreamPoller, StreamReader
 from projections.settings import Settings
 from projections.stream import StreamProjector
 from projections.table import ProjectionTable

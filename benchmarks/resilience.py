@@ -73,7 +73,7 @@ class Dev:
         return self.port + REGIONS.index(region)
 
     def cli(self, *words: str) -> subprocess.CompletedProcess[str]:
-        command = [sys.executable, "-m", "emulator.cli", *words, "--state-dir", str(self.state_dir)]
+        command = [sys.executable, "-m", "cli", *words, "--state-dir", str(self.state_dir)]
         return subprocess.run(command, capture_output=True, text=True, timeout=120)
 
     def status(self) -> dict[str, Any]:

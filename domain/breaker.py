@@ -38,7 +38,8 @@ class CircuitBreaker:
     Parameters
     ----------
     failures_to_open
-        Consecutive failures that open the breaker.
+        Consecutive failures that open the breaker, each within ``cool_down_s`` of the
+        one before: failures further apart are not an outage, and count afresh.
     cool_down_s
         How long it stays open before one probe may try the region again.
     clock
@@ -56,6 +57,7 @@ class CircuitBreaker:
         self._clock = clock
         self._lock = threading.Lock()
         self._failures = 0
+        self._failed_at: float | None = None
         self._opened_at: float | None = None
         self._probing = False
 
@@ -83,10 +85,16 @@ class CircuitBreaker:
 
     def record_failure(self) -> None:
         with self._lock:
+            now = self._clock()
+            # An idle execution environment keeps its count for as long as it lives; a
+            # failure long after the last one starts a new run.
+            if self._failed_at is not None and now - self._failed_at > self._cool_down_s:
+                self._failures = 0
+            self._failed_at = now
             self._failures += 1
             if self._probing or self._failures >= self._failures_to_open:
                 # A failed probe waits out another cool-down.
-                self._opened_at = self._clock()
+                self._opened_at = now
             self._probing = False
 
 

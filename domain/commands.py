@@ -1,4 +1,9 @@
-"""Commands: what a caller asks the write side to do, in the imperative."""
+"""Commands: what a caller asks the write side to do, in the imperative.
+
+Every command takes an ``idempotency_key`` (:mod:`domain.idempotency`): a retry with the
+same key and the same fields answers with the first result and applies nothing again.
+It is optional, except for PlaceOrder.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,7 @@ class CreateProduct(NamedTuple):
     price_cents: int
     currency: str
     stock: int
+    idempotency_key: str | None = None
 
 
 class UpdateProduct(NamedTuple):
@@ -23,11 +29,13 @@ class UpdateProduct(NamedTuple):
     product_id: str
     expected_version: int
     changes: dict[str, Any]
+    idempotency_key: str | None = None
 
 
 class AdjustStock(NamedTuple):
     product_id: str
     delta: int
+    idempotency_key: str | None = None
 
 
 class RegisterCustomer(NamedTuple):
@@ -37,6 +45,7 @@ class RegisterCustomer(NamedTuple):
     email: str
     name: str
     customer_id: str | None = None
+    idempotency_key: str | None = None
 
 
 class PlaceOrder(NamedTuple):
@@ -50,11 +59,13 @@ class PlaceOrder(NamedTuple):
 class CancelOrder(NamedTuple):
     order_id: str
     expected_version: int
+    idempotency_key: str | None = None
 
 
 class ShipOrder(NamedTuple):
     order_id: str
     expected_version: int
+    idempotency_key: str | None = None
 
 
 Command = (

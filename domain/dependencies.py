@@ -30,10 +30,17 @@ def new_id() -> str:
 
 @dataclass
 class Dependencies:
+    """What one request's command handler may touch.
+
+    ``caller`` names who asks, as plain text the resolvers derive from the caller's
+    identity: it scopes idempotency keys, so one caller's key never meets another's.
+    """
+
     store: WriteStore
     clock: Callable[[], str] = utc_now
     ids: Callable[[], str] = new_id
     correlation_id: str = field(default="")
+    caller: str = field(default="")
     # Waits between retries of a lost race; tests pass a function that does not wait.
     pause: Callable[[float], None] = time.sleep
 

@@ -1,8 +1,9 @@
 """The order aggregate and its life: PLACED, then SHIPPED or CANCELLED.
 
 Write-table keys: state at ``ORDER#<id>`` / ``STATE``, events at ``ORDER#<id>`` /
-``EVENT#<version>``; a placement is claimed at ``IDEMPOTENCY#<customer>#<key>`` /
-``STATE`` so that one idempotency key never places two orders.
+``EVENT#<version>``; a placement's idempotency key is claimed at
+``IDEMPOTENCY#<caller>#<key>`` / ``STATE`` (:mod:`domain.idempotency`) so that one key
+never places two orders.
 
 An order keeps each product's name and unit price, and the customer's name and
 email, as they were when it was placed.
@@ -10,15 +11,13 @@ email, as they were when it was placed.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any, NamedTuple
 
 from domain import rules
 from domain.customers import Customer
 from domain.data import from_data, to_data
 from domain.errors import InsufficientStock, InvalidTransition, ValidationError, VersionConflict
-from domain.products import Product
+from domain.products import MAX_STOCK, Product, next_version
 
 PLACED, SHIPPED, CANCELLED = "PLACED", "SHIPPED", "CANCELLED"
 TRANSITIONS = {PLACED: {SHIPPED, CANCELLED}, SHIPPED: set(), CANCELLED: set()}
@@ -28,7 +27,8 @@ TRANSITIONS = {PLACED: {SHIPPED, CANCELLED}, SHIPPED: set(), CANCELLED: set()}
 MAX_TRANSACTION_ITEMS = 100
 FIXED_ITEMS = 4
 MAX_LINES = (MAX_TRANSACTION_ITEMS - FIXED_ITEMS) // 2
-MAX_IDEMPOTENCY_KEY = 128
+# An order's total is an Int, as is each line's; the total bounds the lines.
+MAX_TOTAL_CENTS = rules.MAX_INT
 
 
 class LineRequest(NamedTuple):
@@ -95,19 +95,6 @@ def check_lines(lines: object) -> tuple[LineRequest, ...]:
     return tuple(checked)
 
 
-def check_idempotency_key(key: object) -> str:
-    key = rules.bounded_text("idempotency_key", key, MAX_IDEMPOTENCY_KEY)
-    if not key.strip():
-        raise ValidationError("idempotencyKey must not be empty.")
-    return key
-
-
-def fingerprint(customer_id: str, lines: tuple[LineRequest, ...]) -> str:
-    """What a replay must repeat: the same key with other lines is another order."""
-    body = json.dumps([customer_id, [[line.product_id, line.quantity] for line in lines]])
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
 def place(
     *,
     order_id: str,
@@ -123,7 +110,8 @@ def place(
     InsufficientStock
         A line asks for more than its product has; ``errorInfo`` names the product.
     ValidationError
-        The products are priced in more than one currency.
+        The products are priced in more than one currency, or the total passes
+        :data:`MAX_TOTAL_CENTS`.
     """
     currencies = {products[line.product_id].currency for line in lines}
     if len(currencies) != 1:
@@ -150,16 +138,23 @@ def place(
         taken.append(
             product._replace(
                 stock=product.stock - line.quantity,
-                version=product.version + 1,
+                version=next_version(product),
                 updated_at=now,
             )
+        )
+    total_cents = sum(line.line_total_cents for line in order_lines)
+    if total_cents > MAX_TOTAL_CENTS:
+        raise ValidationError(
+            f"This order comes to {total_cents} cents; an order may total at most "
+            f"{MAX_TOTAL_CENTS} cents (GraphQL's Int). Split it into several orders.",
+            {"maxTotalCents": MAX_TOTAL_CENTS},
         )
     order = Order(
         id=order_id,
         customer_id=customer.id,
         customer=CustomerSummary(customer.id, customer.name, customer.email),
         lines=tuple(order_lines),
-        total_cents=sum(line.line_total_cents for line in order_lines),
+        total_cents=total_cents,
         currency=currencies.pop(),
         status=PLACED,
         version=1,
@@ -182,11 +177,34 @@ def move(order: Order, status: str, expected_version: int, now: str) -> Order:
             f"Order {order.id} is {order.status}; it cannot become {status}.",
             {"status": order.status, "requested": status},
         )
-    return order._replace(status=status, version=order.version + 1, updated_at=now)
+    if order.total_cents > MAX_TOTAL_CENTS:
+        # Placed before totals were checked: its answer could not be returned, so the
+        # change would be made while the client is told it failed.
+        raise ValidationError(
+            f"Order {order.id} totals {order.total_cents} cents, past the limit of "
+            f"{MAX_TOTAL_CENTS}; it was placed before totals were checked and cannot "
+            "change. Staff can return its stock with adjustStock.",
+            {"id": order.id, "maxTotalCents": MAX_TOTAL_CENTS},
+        )
+    version = rules.next_version("order", order.id, order.version)
+    return order._replace(status=status, version=version, updated_at=now)
 
 
 def restock(product: Product, quantity: int, now: str) -> Product:
-    """A product with a cancelled line's units back in stock."""
-    return product._replace(
-        stock=product.stock + quantity, version=product.version + 1, updated_at=now
-    )
+    """A product with a cancelled line's units back in stock.
+
+    Raises
+    ------
+    ValidationError
+        The stock would pass :data:`~domain.products.MAX_STOCK` (staff filled it up
+        while the order was open); nothing is written.
+    """
+    stock = product.stock + quantity
+    if stock > MAX_STOCK:
+        raise ValidationError(
+            f"Returning {quantity} of product {product.id} would take its stock from "
+            f"{product.stock} past the limit of {MAX_STOCK}; lower its stock with "
+            "adjustStock first.",
+            {"productId": product.id, "stock": product.stock, "maxStock": MAX_STOCK},
+        )
+    return product._replace(stock=stock, version=next_version(product), updated_at=now)

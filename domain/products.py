@@ -98,7 +98,7 @@ def revise(product: Product, changes: dict[str, Any], now: str) -> Product:
             raise ValidationError(f"{camel(field)} cannot be changed by updateProduct.")
     if not checked:
         raise ValidationError("updateProduct needs at least one field to change.")
-    return product._replace(**checked, version=product.version + 1, updated_at=now)
+    return product._replace(**checked, version=next_version(product), updated_at=now)
 
 
 def adjust_stock(product: Product, delta: int, now: str) -> Product:
@@ -117,7 +117,12 @@ def adjust_stock(product: Product, delta: int, now: str) -> Product:
             f"the limit of {MAX_STOCK}.",
             {"productId": product.id, "stock": product.stock, "delta": delta},
         )
-    return product._replace(stock=stock, version=product.version + 1, updated_at=now)
+    return product._replace(stock=stock, version=next_version(product), updated_at=now)
+
+
+def next_version(product: Product) -> int:
+    """The product's next version, refused where GraphQL's Int ends."""
+    return rules.next_version("product", product.id, product.version)
 
 
 def _check_sku(sku: object) -> None:
@@ -129,8 +134,12 @@ def _check_sku(sku: object) -> None:
 
 def _check_price(price_cents: object) -> int:
     price_cents = rules.whole("price_cents", price_cents)
-    if not 0 < price_cents <= MAX_PRICE_CENTS:
+    if price_cents <= 0:
         raise ValidationError("priceCents must be greater than 0.")
+    if price_cents > MAX_PRICE_CENTS:
+        raise ValidationError(
+            f"priceCents must be at most {MAX_PRICE_CENTS}.", {"maxPriceCents": MAX_PRICE_CENTS}
+        )
     return price_cents
 
 

@@ -7,7 +7,9 @@ import unicodedata
 from domain.data import camel
 from domain.errors import ValidationError
 
-# GraphQL's Int is 32-bit: a larger number could be stored but never read back.
+# GraphQL's Int is signed 32-bit, and AppSync refuses to return a larger one: a number
+# past it could be stored but never read back, so every amount, count and version
+# written to an Int field is checked against it before anything is written.
 MAX_INT = 2**31 - 1
 
 
@@ -37,3 +39,14 @@ def bounded_text(field: str, value: object, limit: int) -> str:
     if len(checked) > limit:
         raise ValidationError(f"{camel(field)} must be at most {limit} characters.")
     return checked
+
+
+def next_version(kind: str, aggregate_id: str, version: int) -> int:
+    """The version after ``version``; refused at Int's limit, where it could not be read."""
+    if version >= MAX_INT:
+        raise ValidationError(
+            f"{kind.title()} {aggregate_id} has reached the most changes a version can "
+            f"count ({MAX_INT}); it cannot change again.",
+            {"id": aggregate_id, "maxVersion": MAX_INT},
+        )
+    return version + 1

@@ -2,21 +2,28 @@
 
 Every command ends in one ``TransactWriteItems``: the aggregate's state, conditional
 on the version the command read, its event items, and any uniqueness claims.
-:class:`PrimaryWriteStore` sends each call to the region the control record names
-primary now (:mod:`domain.control`).
+:class:`domain.primary_store.PrimaryWriteStore` sends each call to the region the
+control record names primary now (:mod:`domain.control`).
+
+Each transaction carries a ``ClientRequestToken`` made from its own items, so the write
+guard's retry of a commit whose reply was lost is the same request, which DynamoDB
+answers as written (for 10 minutes) instead of applying it again; a later commit, or
+the same command's next attempt, has other items (a version, a time, an id) and so a
+token of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import hashlib
+import json
+from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from domain import events, records
-from domain.breaker import Guard
-from domain.control import Control, ControlRecord
+from domain.control import Control
 from domain.errors import PrimaryUnavailable, VersionConflict
 from domain.events import Event
 
@@ -32,7 +39,7 @@ class Change(NamedTuple):
     state: dict[str, Any]
     expected_version: int
     events: list[Event]
-    claims: Sequence[dict[str, str]] = ()
+    claims: Sequence[dict[str, Any]] = ()
 
 
 class StaleControl(Exception):
@@ -46,17 +53,30 @@ class StaleControl(Exception):
 class ClaimTaken(Exception):
     """A uniqueness claim in the change is held by another aggregate."""
 
-    def __init__(self, claim: dict[str, str]) -> None:
+    def __init__(self, claim: dict[str, Any]) -> None:
         super().__init__(claim[records.PARTITION_KEY])
         self.claim = claim
+
+
+class TokenReused(Exception):
+    """DynamoDB saw this transaction's request token with other items; nothing was written.
+
+    Tokens are digests of the items, so this is a fault of ours: the resolver logs it
+    and answers InternalFailure. It is not PrimaryUnavailable, which the guard would
+    send again, to the same refusal.
+    """
 
 
 class WriteStore(Protocol):
     def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
         """The aggregate's state, read consistently, or None."""
 
-    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The states of several aggregates, read consistently, by id (missing ones left out)."""
+    def load_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The states of several aggregates, of any kinds, read consistently, by
+        ``(kind, id)`` (missing ones left out)."""
+
+    def load_event(self, kind: str, aggregate_id: str, version: int) -> dict[str, Any] | None:
+        """The event item that took the aggregate to ``version``, read consistently, or None."""
 
     def commit(self, *changes: Change) -> None:
         """Write every change atomically, or raise VersionConflict / ClaimTaken."""
@@ -92,17 +112,37 @@ class DynamoWriteStore:
         item = answer.get("Item")
         return None if item is None else _decode(item)
 
-    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
-        """The states of several aggregates, read consistently in one request, by id."""
-        keys = [_encode(records.state_key(kind, aggregate_id)) for aggregate_id in aggregate_ids]
-        found: dict[str, dict[str, Any]] = {}
-        request = {self._table: {"Keys": keys, "ConsistentRead": True}}
+    def load_event(self, kind: str, aggregate_id: str, version: int) -> dict[str, Any] | None:
+        """The event item at ``version``: the aggregate as that event left it."""
+        try:
+            answer = self.client.get_item(
+                TableName=self._table,
+                Key=_encode(records.event_key(kind, aggregate_id, version)),
+                ConsistentRead=True,
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise _unavailable(error) from error
+        item = answer.get("Item")
+        return None if item is None else _decode(item)
+
+    def load_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        """The states of several aggregates, of any kinds, read consistently in one
+        request (BatchGetItem takes up to 100 keys; an order reads at most 49)."""
+        wanted = {
+            records.aggregate_pk(kind, aggregate_id): (kind, aggregate_id)
+            for kind, aggregate_id in keys
+        }
+        batch = [
+            _encode(records.state_key(kind, aggregate_id)) for kind, aggregate_id in wanted.values()
+        ]
+        found: dict[tuple[str, str], dict[str, Any]] = {}
+        request = {self._table: {"Keys": batch, "ConsistentRead": True}}
         try:
             while request:
                 answer = self.client.batch_get_item(RequestItems=request)
                 for item in answer.get("Responses", {}).get(self._table, []):
                     state = _decode(item)
-                    found[state["id"]] = state
+                    found[wanted[state[records.PARTITION_KEY]]] = state
                 request = answer.get("UnprocessedKeys") or {}
         except (BotoCoreError, ClientError) as error:
             raise _unavailable(error) from error
@@ -119,10 +159,12 @@ class DynamoWriteStore:
         ------
         StaleControl
             The control record moved on; nothing was written.
+        TokenReused
+            DynamoDB saw the request token with other items; nothing was written.
         """
         operations: list[dict[str, Any]] = []
         # What each operation's failed condition would mean, by position.
-        meaning: list[tuple[Change, dict[str, str] | None]] = []
+        meaning: list[tuple[Change, dict[str, Any] | None]] = []
         for change in changes:
             state = {
                 **records.state_key(change.kind, change.aggregate_id),
@@ -140,9 +182,14 @@ class DynamoWriteStore:
         if fence is not None:
             operations.append({"ConditionCheck": self._fence_check(fence)})
         try:
-            self.client.transact_write_items(TransactItems=operations)
+            self.client.transact_write_items(
+                TransactItems=operations, ClientRequestToken=request_token(operations)
+            )
         except ClientError as error:
-            if error.response["Error"]["Code"] != "TransactionCanceledException":
+            code = error.response["Error"]["Code"]
+            if code == "IdempotentParameterMismatchException":
+                raise TokenReused(str(error)) from error
+            if code != "TransactionCanceledException":
                 raise _unavailable(error) from error
             reasons = error.response.get("CancellationReasons") or []
             if (
@@ -220,103 +267,12 @@ class DynamoWriteStore:
         }
 
 
-class PrimaryWriteStore:
-    """The write table of whichever region the control record names primary now.
-
-    Command handlers keep one store while an operator moves the primary or pauses
-    writes: every call asks the (cached) control record where to go, and each
-    region's :class:`DynamoWriteStore` is made on first use.
-
-    Every call goes through that region's :class:`~domain.breaker.Guard`: retried
-    within a deadline, and refused at once while its breaker is open, so a write to a
-    lost primary fails within 2 s and never hangs.
-
-    ``commit`` is refused while writes are paused: it is the one call that writes. It
-    carries the epoch it was issued under (a condition on the control item in the same
-    transaction), so a write from a fenced or stale primary is refused. ``load`` and
-    ``load_many`` are not refused for the mode: queries read through to the primary
-    for ``minVersion`` and for owner checks, and reads must keep working while writes
-    are paused. A command is refused before it reads anything, by
-    :meth:`ControlRecord.writable` in the resolvers' ``command_deps``.
-
-    Parameters
-    ----------
-    control
-        This region's view of the control record.
-    clients
-        Makes a DynamoDB client for a region; called once per region, on first use.
-    table
-        The write table's name, the same in every region (it is one global table).
-    guards
-        Makes the guard of one region; tests pass guards that do not wait.
-    """
-
-    def __init__(
-        self,
-        control: ControlRecord,
-        clients: Callable[[str], Any],
-        table: str = records.WRITE_TABLE,
-        guards: Callable[[], Guard] = Guard,
-    ) -> None:
-        self._control = control
-        self._clients = clients
-        self._table = table
-        self._guards = guards
-        self._stores: dict[str, tuple[DynamoWriteStore, Guard]] = {}
-
-    def in_region(self, region: str) -> DynamoWriteStore:
-        """The write table in ``region``; its client is made on first use, then kept."""
-        return self._in_region(region)[0]
-
-    def primary_unreachable(self) -> bool:
-        """True while the current primary's breaker refuses calls (region mode READ_ONLY)."""
-        return self._in_region(self._control.current().primary_region)[1].breaker.is_open
-
-    @property
-    def client(self) -> Any:
-        """The current primary's client, for callers that watch the requests it sends."""
-        return self.in_region(self._control.current().primary_region).client
-
-    def load(self, kind: str, aggregate_id: str) -> dict[str, Any] | None:
-        store, guard = self._in_region(self._control.current().primary_region)
-        return guard.call(lambda: store.load(kind, aggregate_id))
-
-    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
-        store, guard = self._in_region(self._control.current().primary_region)
-        return guard.call(lambda: store.load_many(kind, aggregate_ids))
-
-    def commit(self, *changes: Change) -> None:
-        """Write to the current primary, fenced by the epoch this region knows.
-
-        When the fence finds the control moved on (a failover while this region's cache
-        was still fresh), the control is read again and the write tried once more
-        under it; nothing was written the first time.
-
-        Raises
-        ------
-        PrimaryUnavailable
-            Writes are paused, the primary cannot be reached, or the control moved on
-            twice in a row.
-        """
-        for _ in range(2):
-            control = self._control.writable()
-            store, guard = self._in_region(control.primary_region)
-            try:
-                guard.call(lambda: store.commit(*changes, fence=control))  # noqa: B023
-                return
-            except StaleControl:
-                self._control.invalidate()
-        raise PrimaryUnavailable(
-            "The primary region changed while this write was in flight; it was not applied. Retry.",
-            {"epoch": control.epoch},
-        )
-
-    def _in_region(self, region: str) -> tuple[DynamoWriteStore, Guard]:
-        entry = self._stores.get(region)
-        if entry is None:
-            store = DynamoWriteStore(self._clients(region), self._table)
-            entry = self._stores[region] = (store, self._guards())
-        return entry
+def request_token(operations: list[dict[str, Any]]) -> str:
+    """The transaction's ClientRequestToken: a digest of its items, so a resend of the
+    same commit carries the same token and any other commit another (DynamoDB takes up
+    to 36 characters; 32 hex digits are 128 bits)."""
+    body = json.dumps(operations, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(body.encode()).hexdigest()[:32]
 
 
 def _encode(values: dict[str, Any]) -> dict[str, Any]:

@@ -7,14 +7,16 @@
   region's lags by polling the JSON, with nothing fetched from elsewhere.
   ``?history=1`` adds each region's lag samples, one a second, oldest first.
 * ``GET /_emulator/faults``: the active faults.
-* ``POST /_emulator/faults``: switch one on (a JSON object, see :mod:`emulator.faults`);
+* ``POST /_emulator/faults``: switch one on (a JSON object, see :mod:`emulator.chaos.faults`);
   ``{"kind": "disconnect"}`` closes subscriber sockets at once instead.
 * ``DELETE /_emulator/faults/{id}`` and ``DELETE /_emulator/faults``: switch off.
 
-Bad input is a 400 that says what to fix, never a 500. Like the rest of the local
-admin it has no auth: ``gateway dev`` listens on loopback only. A POST must say
-``Content-Type: application/json``, so a web page cannot send one without the browser
-asking the emulator first (it answers no CORS).
+Bad input is a 400 that says what to fix, never a 500. Only the local operator gets
+in: every request must carry this run's operator token (:mod:`emulator.operator`; the
+``gateway`` commands send it, and a browser signs in through the status URL ``gateway
+dev`` prints), and name a loopback host (:mod:`emulator.appsync.host_check`). A POST must also
+say ``Content-Type: application/json``, so a web page cannot send one without the
+browser asking the emulator first (it answers no CORS).
 """
 
 from __future__ import annotations
@@ -26,15 +28,17 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from domain import records
 from domain.control import MalformedControl, parse
-from emulator.deadletters import DeadLetters
-from emulator.fault_gate import OPERATOR_HEADER
-from emulator.faults import DISCONNECT, BadFault, FaultSpec
+from emulator.chaos.faults import DISCONNECT, BadFault, FaultSpec
+from emulator.chaos.gate import OPERATOR_HEADER
+from emulator.cloud.deadletters import DeadLetters
+from emulator.operator import OperatorOnly
 from emulator.telemetry import LagSampler
 
 if TYPE_CHECKING:
@@ -46,8 +50,9 @@ DISCONNECT_CODE = 1012
 DISCONNECT_REASON = "Disconnected by an injected fault; reconnect."
 
 
-def build_admin(deployment: LocalDeployment) -> Starlette:
-    """The admin app of one deployment; every region's app mounts the same one.
+def build_admin(deployment: LocalDeployment, operator_token: str) -> Starlette:
+    """The admin app of one deployment, for the holder of ``operator_token`` alone;
+    every region's app mounts the same one.
 
     It starts the deployment's lag sampler: a daemon thread, gone with the process.
     """
@@ -94,13 +99,14 @@ def build_admin(deployment: LocalDeployment) -> Starlette:
         return JSONResponse({"cleared": [fault.to_json() for fault in faults.clear_all()]})
 
     return Starlette(
+        middleware=[Middleware(OperatorOnly, token=operator_token)],
         routes=[
             Route("/status", get_status, methods=["GET"]),
             Route("/faults", list_faults, methods=["GET"]),
             Route("/faults", add_fault, methods=["POST"]),
             Route("/faults", clear_all, methods=["DELETE"]),
             Route("/faults/{fault_id}", clear_fault, methods=["DELETE"]),
-        ]
+        ],
     )
 
 

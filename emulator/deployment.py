@@ -1,6 +1,6 @@
 """A whole local deployment: the cloud, every region's runtime, and replication.
 
-With a journal (:mod:`emulator.journal`), start-up after a restart runs in this order,
+With a journal (:mod:`emulator.cloud.journal`), start-up after a restart runs in this order,
 before any region listens:
 
 1. the cloud replays the journal: every table, item and stream record is back;
@@ -26,8 +26,16 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from emulator.auth import LocalCredentials
-from emulator.cloud import (
+from emulator.appsync.auth import LocalCredentials
+from emulator.appsync.executor import load_schema
+from emulator.appsync.limits import Limits
+from emulator.chaos.faults import FaultRegistry
+from emulator.cloud.deadletters import DEAD_LETTER_TABLE, DeadLetters
+from emulator.cloud.journal import Journal
+from emulator.cloud.jwt_issuer import LocalIssuer
+from emulator.cloud.positions import StreamPositions
+from emulator.cloud.replication import ReplicaTable, Replicator, mark_replicated_writes
+from emulator.cloud.server import (
     LocalCloud,
     create_dead_letter_table,
     create_positions_table,
@@ -35,16 +43,8 @@ from emulator.cloud import (
     stream_arn,
     streams_client,
 )
-from emulator.deadletters import DEAD_LETTER_TABLE, DeadLetters
-from emulator.executor import load_schema
-from emulator.faults import FaultRegistry
-from emulator.journal import Journal
-from emulator.jwt_issuer import LocalIssuer
-from emulator.limits import Limits
-from emulator.positions import StreamPositions
+from emulator.cloud.streams import StreamPoller, StreamReader
 from emulator.region import RegionRuntime
-from emulator.replication import ReplicaTable, Replicator, mark_replicated_writes
-from emulator.streams import StreamPoller, StreamReader
 from projections.observability import Observability
 from projections.settings import Settings
 from projections.stream import SERVICE, StreamProjector
@@ -82,7 +82,7 @@ class LocalDeployment:
 
     The first region is every region's default primary; the control record in the
     write table can name another, or pause writes, while it runs. ``faults`` holds the
-    faults injected into it (:mod:`emulator.faults`). ``env`` (the process
+    faults injected into it (:mod:`emulator.chaos.faults`). ``env`` (the process
     environment by default) may set ``GATEWAY_CONTROL_CACHE_MS`` as it does for the
     Lambda, so an operator's change can be seen at once; the emulator says where
     everything else is. ``journal`` keeps the tables across restarts (see the module
@@ -90,7 +90,7 @@ class LocalDeployment:
 
     Raises
     ------
-    emulator.journal.JournalCorrupt, emulator.journal.JournalInUse
+    emulator.cloud.journal.JournalCorrupt, emulator.cloud.journal.JournalInUse
         From the journal: it cannot be replayed, or another process holds it.
     """
 
@@ -108,7 +108,7 @@ class LocalDeployment:
         self.topology = topology
         self.faults = FaultRegistry()
         started = time.monotonic()
-        self.cloud = LocalCloud(topology.host, self.faults, journal)
+        self.cloud = LocalCloud(topology.host, self.faults, journal, credentials.botocore())
         primary = topology.regions[0]
         self.settings = [
             Settings(
@@ -182,6 +182,8 @@ class LocalDeployment:
 
     def stop(self) -> None:
         self.stop_streams()
+        for region in self.regions:
+            region.close()
         self.cloud.stop()
 
 

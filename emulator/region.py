@@ -2,48 +2,56 @@
 
 from __future__ import annotations
 
-import queue
+import asyncio
+import contextvars
 from collections.abc import Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-from emulator.auth import Caller, LocalCredentials, authenticate
-from emulator.cloud import stream_arn, streams_client
-from emulator.deadletters import DeadLetters
-from emulator.executor import Executor, Outcome
-from emulator.faults import FaultRegistry
-from emulator.jwt_issuer import LocalIssuer
-from emulator.limits import Limits
-from emulator.streams import StreamPoller, StreamReader
-from emulator.subscriptions import Subscriptions
+from emulator.appsync.auth import Caller, LocalCredentials, authenticate
+from emulator.appsync.executor import Executor, Outcome
+from emulator.appsync.limits import Limits
+from emulator.appsync.subscriptions import Subscriptions
+from emulator.chaos.faults import FaultRegistry
+from emulator.cloud.deadletters import DeadLetters
+from emulator.cloud.jwt_issuer import LocalIssuer
+from emulator.cloud.server import stream_arn, streams_client
+from emulator.cloud.streams import StreamPoller, StreamReader
 from emulator.telemetry import RegionMetrics
 from projections.observability import Observability
 from projections.settings import Settings
 from projections.stream import SERVICE as PROJECTIONS_SERVICE
 from projections.stream import build_projector
+from resolvers.bootstrap import build_app, build_services
 from resolvers.handler import SERVICE as RESOLVERS_SERVICE
-from resolvers.handler import ResolverHandler, build_handler
+from resolvers.handler import ResolverHandler
+
+T = TypeVar("T")
+# Threads per region for whatever blocks. moto answers one call at a time and
+# read-your-writes waits hold no thread, so what needs the headroom is a write to an
+# unreachable primary, which sleeps between its retries for up to 1.5 s. A flood
+# queues here, in its own region.
+LAMBDA_THREADS = 16
 
 
 class LambdaPool:
     """Execution environments of one Lambda: each serves one invocation at a time.
 
-    powertools keeps the current event on the app, so concurrent requests each get
-    their own handler, as concurrent Lambda invocations each get their own sandbox.
+    powertools keeps the current event and context on the app, so concurrent
+    invocations each get their own handler, as concurrent Lambda invocations each get
+    their own sandbox. Only the event loop calls it, so the idle list needs no lock.
     """
 
     def __init__(self, factory: Callable[[], ResolverHandler]) -> None:
         self._factory = factory
-        self._idle: queue.LifoQueue[ResolverHandler] = queue.LifoQueue()
+        self._idle: list[ResolverHandler] = []
 
-    def __call__(self, event: dict[str, Any]) -> Any:
+    async def __call__(self, event: dict[str, Any]) -> Any:
+        handler = self._idle.pop() if self._idle else self._factory()
         try:
-            handler = self._idle.get_nowait()
-        except queue.Empty:
-            handler = self._factory()
-        try:
-            return handler(event, None)
+            return await handler.invoke(event)
         finally:
-            self._idle.put(handler)
+            self._idle.append(handler)
 
 
 class RegionRuntime:
@@ -67,14 +75,34 @@ class RegionRuntime:
         self.issuer = issuer
         self.limits = limits or Limits()
         self.metrics = RegionMetrics()
-        resolvers = self._observability(RESOLVERS_SERVICE)
-        # The region's resolver Lambda; mock mode (emulator.mock) stands in front of it.
-        self.resolver_lambda: Callable[[dict[str, Any]], Any] = LambdaPool(
-            lambda: build_handler(settings, resolvers)
+        # The region's own bounded executor: what blocks (DynamoDB calls, parsing and
+        # validating documents) runs here, so a flood at one region never takes
+        # another's threads, and a read-your-writes wait, awaited on the event loop,
+        # takes none.
+        self.threads = ThreadPoolExecutor(
+            max_workers=LAMBDA_THREADS, thread_name_prefix=f"lambda-{settings.region}"
         )
-        self.executor = Executor(schema, self.invoke, self.limits)
+        resolvers = self._observability(RESOLVERS_SERVICE)
+        # The region's environments share its adapters (clients, control cache,
+        # breakers): a waiting invocation then costs an app, not 24 ms of new clients.
+        services = build_services(settings, self.offload)
+        # The region's resolver Lambda; mock mode (emulator.mock.stand_in) stands in front of it.
+        self.resolver_lambda: Callable[[dict[str, Any]], Any] = LambdaPool(
+            lambda: ResolverHandler(build_app(services), resolvers, self.offload)
+        )
+        self.executor = Executor(
+            schema,
+            self.invoke,
+            self.limits,
+            offload=self.offload,
+            wait_budget_s=settings.min_version_wait_ms / 1000,
+        )
         self.subscriptions = Subscriptions(
-            schema, self.executor.subscribed_mutations, self.limits, self.invoke
+            schema,
+            self.executor.subscribed_mutations,
+            self.limits,
+            self.invoke,
+            offload=self.offload,
         )
         projections = self._observability(PROJECTIONS_SERVICE)
         projector = build_projector(settings, credentials.botocore(), projections)
@@ -92,8 +120,20 @@ class RegionRuntime:
         return self.settings.region
 
     def invoke(self, event: dict[str, Any]) -> Any:
-        """One invocation of the region's resolver Lambda, or of what stands in for it."""
+        """One invocation of the region's resolver Lambda, or of what stands in for it:
+        an awaitable of its answer."""
         return self.resolver_lambda(event)
+
+    async def offload(self, work: Callable[[], T]) -> T:
+        """Run blocking ``work`` on the region's threads, in the caller's context (its
+        log keys and correlation id)."""
+        context = contextvars.copy_context()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.threads, context.run, work)
+
+    def close(self) -> None:
+        """Let the region's threads go once their work is done."""
+        self.threads.shutdown(wait=False, cancel_futures=True)
 
     def _observability(self, service: str) -> Observability:
         settings = self.settings
@@ -109,11 +149,11 @@ class RegionRuntime:
     ) -> Caller | None:
         return authenticate(self.credentials, self.name, headers, request, self.issuer)
 
-    def execute(
+    async def execute(
         self,
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
         caller: Caller,
     ) -> Outcome:
-        return self.executor.execute(query, variables, operation_name, caller)
+        return await self.executor.execute(query, variables, operation_name, caller)

@@ -1,7 +1,9 @@
 """Where a running ``gateway dev`` says how to reach it, for the other ``gateway`` commands.
 
-``<state-dir>/dev.json`` holds the moto endpoint, the regions and their URLs, and the
-local credentials. It exists while ``gateway dev`` runs and is removed when it stops.
+``<state-dir>/dev.json`` holds the moto endpoint, the regions and their URLs, the local
+credentials and this run's operator token (:mod:`emulator.operator`). It is the owner's
+alone (0600, in a 0700 directory): whoever reads it may do anything the operator may.
+It exists while ``gateway dev`` runs and is removed when it stops.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from emulator.auth import LocalCredentials
+from emulator.appsync.auth import LocalCredentials
+from emulator.private_files import write_private
 from projections.settings import Settings
 
 DEFAULT_STATE_DIR = ".gateway"
@@ -28,6 +31,7 @@ class RunningDev:
     regions: list[str]
     urls: list[str]
     credentials: LocalCredentials
+    operator_token: str
 
     def settings(self, region: str) -> Settings:
         index = self.regions.index(region)
@@ -40,10 +44,9 @@ class RunningDev:
 
 
 def announce(state_dir: Path, running: RunningDev) -> Path:
-    state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / FILE_NAME
     body = {**asdict(running), "pid": os.getpid()}
-    path.write_text(json.dumps(body, indent=2))
+    write_private(path, json.dumps(body, indent=2).encode())
     return path
 
 
@@ -61,11 +64,17 @@ def find(state_dir: Path) -> RunningDev:
             regions=list(body["regions"]),
             urls=list(body["urls"]),
             credentials=LocalCredentials(**body["credentials"]),
+            operator_token=str(body["operator_token"]),
         )
     except FileNotFoundError:
         raise NotRunning(
             f"no gateway dev is running with state in {state_dir}/ (start one with `make dev`, "
             "or pass the --state-dir it uses)"
+        ) from None
+    except PermissionError:
+        raise NotRunning(
+            f"{path} is not readable by this user: run the command as the user who "
+            "started gateway dev"
         ) from None
     except (ValueError, KeyError, TypeError) as error:
         raise NotRunning(f"{path} is not a gateway dev state file: {error}") from None

@@ -104,6 +104,10 @@ class GraphqlApi(Construct):
                 retention=logs.RetentionDays.ONE_MONTH,
             ),
             xray_enabled=config.xray,
+            # Refused with LimitExceeded before any resolver runs; gateway dev enforces
+            # the same values (infra.config.ApiLimits).
+            resolver_count_limit=config.api_limits.resolver_count,
+            query_depth_limit=config.api_limits.query_depth,
         )
         # CDK sets the API log group's retention with its own singleton function.
         retention = Stack.of(self).node.find_child(LOG_RETENTION_PROVIDER)

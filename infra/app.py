@@ -19,10 +19,8 @@ from typing import Any
 from aws_cdk import App, Validations
 from cdk_nag import AwsSolutionsChecks
 
-from infra.config import CONTEXT_KEYS, ConfigError, DeploymentConfig
+from infra.config import CONTEXT_KEYS, ConfigError, DeploymentConfig, committed_context
 from infra.stacks import build_stacks
-
-CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
 def new_app(outdir: str | None = None, overrides: Sequence[str] = ()) -> App:
@@ -98,10 +96,6 @@ def build_app(config: DeploymentConfig, outdir: str | None = None, app: App | No
     build_stacks(app, config)
     Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))
     return app
-
-
-def committed_context(path: Path = CDK_JSON) -> dict[str, Any]:
-    return dict(json.loads(path.read_text()).get("context", {}))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,9 +6,13 @@ checked, and handed to every stack. Nothing else in ``infra/`` reads the context
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
+
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 # Regions as AWS spells them: us-east-1, eu-west-1, ap-southeast-2, us-gov-west-1...
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")
@@ -26,13 +30,78 @@ CONTEXT_KEYS = (
     "gateway:apiLogLevel",
     "gateway:xray",
     "gateway:logLevel",
+    "gateway:resolverCountLimit",
+    "gateway:queryDepthLimit",
 )
 # CloudFront takes certificates and Lambda@Edge functions only from us-east-1.
 EDGE_REGION = "us-east-1"
 
 
+# AppSync's own ranges for a GraphQL API's per-request limits (CreateGraphqlApi).
+RESOLVER_COUNT_RANGE = range(0, 10_001)
+QUERY_DEPTH_RANGE = range(0, 76)
+
+
 class ConfigError(ValueError):
     """The deployment configuration is wrong; the message names the setting."""
+
+
+class ApiLimits(NamedTuple):
+    """What one request may ask of an API: AppSync's ``resolverCountLimit`` and
+    ``queryDepthLimit``, refused with LimitExceeded before any resolver runs.
+
+    The one source of both values: infra deploys them on every region's API, and
+    ``gateway dev`` enforces them (:func:`committed_api_limits`), so a query refused on
+    AWS is refused locally too. ``gateway:resolverCountLimit`` and
+    ``gateway:queryDepthLimit`` in the CDK context override them.
+
+    Attributes
+    ----------
+    resolver_count
+        Resolvers one request may run, 1 to 10,000; 0 means AppSync's maximum, 10,000.
+        Every root field is one Lambda invocation (or one NONE resolver), so this bounds
+        what one request costs. 50: no screen of this API needs more than a handful of
+        root fields, a dashboard that batches reads stays well inside, and a request
+        stays 200 times smaller than AppSync's default of 10,000 allows.
+    query_depth
+        How deep a query may nest, 1 to 75; 0 means no limit. 15: the deepest real
+        selection (a customer's recent orders' lines) is 4 levels.
+    """
+
+    resolver_count: int = 50
+    query_depth: int = 15
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> ApiLimits:
+        """Parse and check the two settings; an absent one keeps its default."""
+        defaults = cls()
+        return cls(
+            resolver_count=_whole(
+                context, "gateway:resolverCountLimit", defaults.resolver_count, RESOLVER_COUNT_RANGE
+            ),
+            query_depth=_whole(
+                context, "gateway:queryDepthLimit", defaults.query_depth, QUERY_DEPTH_RANGE
+            ),
+        )
+
+
+def committed_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The ``gateway:*`` context as ``cdk.json`` holds it (empty when there is none)."""
+    if not path.is_file():
+        return {}
+    return dict(json.loads(path.read_text()).get("context", {}))
+
+
+def committed_api_limits(path: Path = CDK_JSON) -> ApiLimits:
+    """The limits the committed deployment deploys: what ``gateway dev`` enforces unless
+    told otherwise.
+
+    Raises
+    ------
+    ConfigError
+        ``cdk.json`` sets one of them to a value AppSync would refuse.
+    """
+    return ApiLimits.from_context(committed_context(path))
 
 
 class DeploymentConfig(NamedTuple):
@@ -56,6 +125,8 @@ class DeploymentConfig(NamedTuple):
         Whether AppSync and both Lambdas send traces to X-Ray.
     log_level
         Powertools' log level in both Lambdas.
+    api_limits
+        The resolver count and query depth limits of every region's API.
     """
 
     stage: str
@@ -67,6 +138,7 @@ class DeploymentConfig(NamedTuple):
     api_log_level: str = "ERROR"
     xray: bool = False
     log_level: str = "INFO"
+    api_limits: ApiLimits = ApiLimits()
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -97,6 +169,7 @@ class DeploymentConfig(NamedTuple):
             api_log_level=str(context.get("gateway:apiLogLevel", "ERROR")).upper(),
             xray=_flag(context, "gateway:xray"),
             log_level=str(context.get("gateway:logLevel", "INFO")).upper(),
+            api_limits=ApiLimits.from_context(context),
         )
         return config.checked()
 
@@ -136,6 +209,18 @@ def _required(context: Mapping[str, Any], key: str) -> Any:
     if value is None or str(value).strip() == "":
         raise ConfigError(f"{key} is not set: add it to cdk.json or pass -c {key}=...")
     return value
+
+
+def _whole(context: Mapping[str, Any], key: str, default: int, allowed: range) -> int:
+    """A whole-number setting within ``allowed``, or ``default`` when it is absent."""
+    value = context.get(key, default)
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{key} {value!r} must be a whole number") from None
+    if number not in allowed:
+        raise ConfigError(f"{key} {number} must be from {allowed.start} to {allowed.stop - 1}")
+    return number
 
 
 def _flag(context: Mapping[str, Any], key: str) -> bool:

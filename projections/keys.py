@@ -12,8 +12,8 @@ Projection items
 * product view: ``pk = "PRODUCT#<id>"``, ``sk = "VIEW"``; listed through
   ``byCategory`` (``categoryKey = "CATEGORY#<category>"``, ``listKey = <id>``) and
   ``byKind`` (``kind = "PRODUCT"``, ``listKey = <id>``);
-* customer view: ``pk = "CUSTOMER#<id>"``, ``sk = "VIEW"``, with its counters and
-  recent orders;
+* customer view: ``pk = "CUSTOMER#<id>"``, ``sk = "VIEW"``, with its counters, its
+  10 newest orders and their revision ``rev``;
 * order view: ``pk = "ORDER#<id>"``, ``sk = "VIEW"``; listed newest first through
   ``byCustomer`` (``customerKey = "CUSTOMER#<id>"``, ``placedKey = "<placedAt>#<id>"``)
   and ``byCustomerStatus`` (``customerStatusKey = "CUSTOMER#<id>#STATUS#<status>"``);
@@ -47,6 +47,10 @@ CUSTOMER_KEY = "customerKey"
 CUSTOMER_STATUS_INDEX = "byCustomerStatus"
 CUSTOMER_STATUS_KEY = "customerStatusKey"
 PLACED_KEY = "placedKey"
+# Bookkeeping on a customer view: its write counter, and where views written before
+# 2026-12-04 kept one entry per order (removed on their next write).
+REVISION = "rev"
+OLD_ORDER_HISTORY = "orderVersions"
 
 INDEXES = {
     CATEGORY_INDEX: (CATEGORY_KEY, LIST_KEY),

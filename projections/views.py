@@ -1,13 +1,15 @@
-"""The shapes of the denormalized views, and the merge that builds a customer's.
+"""The shapes of the denormalized views, and what one order does to its customer's.
 
-A customer view gathers two histories: the customer's own (profile, by customer
-version) and each of its orders' (by order version). Both are kept per source, so any
-delivery order, duplicates included, ends in the same view.
+A customer view holds the profile (kept by customer version), two counters and the
+10 newest orders, and nothing else: its size does not grow with the number of orders.
+Each order's own view records the version applied, so the counters move by the
+difference between the order view's old and new contribution, written together with
+the order view and conditional on its old version: a duplicate or an older record
+changes nothing, and any delivery order ends in the same view.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from domain.customers import Customer
@@ -16,6 +18,9 @@ from domain.products import Product
 from projections import keys
 
 RECENT_ORDERS = 10
+ORDER_COUNT = "orderCount"
+LIFETIME_VALUE = "lifetimeValueCents"
+RECENT = "recentOrders"
 
 
 def product_view(product: Product) -> dict[str, Any]:
@@ -40,49 +45,40 @@ def order_view(order: Order) -> dict[str, Any]:
     }
 
 
-def empty_customer_view(customer_id: str) -> dict[str, Any]:
-    """A customer not yet registered here, whose orders may arrive first (version 0)."""
-    return {
-        **keys.customer_view_key(customer_id),
-        "id": customer_id,
-        "email": None,
-        "name": None,
-        "version": 0,
-        "createdAt": None,
-        "orderCount": 0,
-        "lifetimeValueCents": 0,
-        "recentOrders": [],
-        "orderVersions": {},
-    }
+def profile(customer: Customer) -> dict[str, Any]:
+    """The customer view's own fields; its counters and recent orders come from orders."""
+    return customer.to_data()
 
 
-def with_profile(view: dict[str, Any], customer: Customer) -> dict[str, Any] | None:
-    """The view with a newer profile, or None when it already has this one or a newer."""
-    if view["version"] >= customer.version:
+def counter_moves(before: dict[str, Any] | None, after: Order) -> dict[str, int]:
+    """How far the customer's counters move when an order's view goes from ``before``
+    (None: this region has not seen the order) to ``after``. Both are always given, so
+    that the first order creates both, whichever of its states arrives first."""
+    old_count, old_value = _contribution(before)
+    new_count, new_value = _contribution(after.to_data())
+    return {ORDER_COUNT: new_count - old_count, LIFETIME_VALUE: new_value - old_value}
+
+
+def recent_with(recent: list[dict[str, Any]], order: Order) -> list[dict[str, Any]] | None:
+    """The customer's 10 newest orders (by placedAt, then id) with this state of
+    ``order``, or None when they do not change: it is older than all 10, or they hold
+    this version of it or a newer one."""
+    held = next((item for item in recent if item["id"] == order.id), None)
+    if held is not None and held["version"] >= order.version:
         return None
-    merged = copy.deepcopy(view)
-    merged.update(customer.to_data())
-    return merged
-
-
-def with_order(view: dict[str, Any], order: Order) -> dict[str, Any] | None:
-    """The view with a newer state of one order, or None when it has it already."""
-    seen = view["orderVersions"].get(order.id)
-    if seen is not None and seen["version"] >= order.version:
+    others = [item for item in recent if item["id"] != order.id]
+    newest = sorted([*others, order.to_data()], key=_placed, reverse=True)[:RECENT_ORDERS]
+    if all(item["id"] != order.id for item in newest):
         return None
-    merged = copy.deepcopy(view)
-    merged["orderVersions"][order.id] = {
-        "version": order.version,
-        "totalCents": order.total_cents,
-        "status": order.status,
-    }
-    summaries = merged["orderVersions"].values()
-    merged["orderCount"] = len(merged["orderVersions"])
-    merged["lifetimeValueCents"] = sum(
-        summary["totalCents"] for summary in summaries if summary["status"] != CANCELLED
-    )
-    recent = [item for item in merged["recentOrders"] if item["id"] != order.id]
-    recent.append(order.to_data())
-    recent.sort(key=lambda item: (item["placedAt"], item["id"]), reverse=True)
-    merged["recentOrders"] = recent[:RECENT_ORDERS]
-    return merged
+    return newest
+
+
+def _contribution(order: dict[str, Any] | None) -> tuple[int, int]:
+    """What one order adds to its customer's (order count, lifetime value)."""
+    if order is None:
+        return 0, 0
+    return 1, 0 if order["status"] == CANCELLED else int(order["totalCents"])
+
+
+def _placed(order: dict[str, Any]) -> tuple[str, str]:
+    return order["placedAt"], order["id"]

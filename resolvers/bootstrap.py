@@ -12,18 +12,20 @@ from aws_lambda_powertools.event_handler import AppSyncResolver
 
 from domain import records
 from domain.control import Control, ControlRecord
-from domain.store import PrimaryWriteStore
+from domain.primary_store import PrimaryWriteStore
 from projections.settings import Settings
 from projections.table import ProjectionTable
 from resolvers import customers, orders, products, region
+from resolvers.freshness import Offload, run_inline
 from resolvers.services import Services
 from resolvers.tokens import TokenSigner
 
 FEATURES = (products, customers, orders, region)
 
 
-def build_services(settings: Settings) -> Services:
-    """One region's adapters.
+def build_services(settings: Settings, offload: Offload[Any] = run_inline) -> Services:
+    """One region's adapters; ``offload`` runs the async resolvers' blocking reads
+    (``gateway dev`` passes the region's threads).
 
     The control record is read from THIS region's replica of the write table with the
     write path's one-attempt client, so a region whose own DynamoDB hangs answers a
@@ -52,6 +54,7 @@ def build_services(settings: Settings) -> Services:
         write_store=PrimaryWriteStore(control, write_client, settings.write_table),
         tokens=TokenSigner(settings.token_secret),
         control=control,
+        offload=offload,
     )
 
 

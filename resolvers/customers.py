@@ -14,14 +14,20 @@ from resolvers.access import customer_sub, require_own
 from resolvers.freshness import read_at_least
 from resolvers.services import Services
 
-NO_ORDERS: dict[str, Any] = {"orderCount": 0, "lifetimeValueCents": 0, "recentOrders": []}
+NO_ORDERS: dict[str, Any] = {
+    "orderCount": 0,
+    "lifetimeValueCents": 0,
+    "fullLifetimeValueCents": "0",
+    "recentOrders": [],
+}
+COUNTERS = tuple(NO_ORDERS)
 
 
 def build_router(services: Services) -> Router:
     router = Router()
 
     @router.resolver(type_name="Query", field_name="customer")
-    def customer(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
+    async def customer(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
         require_own(router, id, "the customer record")
         seen: dict[str, dict[str, Any] | None] = {}
 
@@ -37,17 +43,16 @@ def build_router(services: Services) -> Router:
             # freshest it has (a profile's version never moves with its orders).
             counters = seen.get("view") or NO_ORDERS
             return {
-                "orderCount": counters["orderCount"],
-                "lifetimeValueCents": counters["lifetimeValueCents"],
-                "recentOrders": counters["recentOrders"],
+                **{name: counters[name] for name in COUNTERS},
                 **Customer.from_data(state).to_data(),
             }
 
-        return read_at_least(
+        return await read_at_least(
             minVersion,
             from_here,
             from_primary,
-            services.settings.min_version_wait_ms / 1000,
+            services.wait_until(router),
+            offload=services.offload,
         )
 
     @router.resolver(type_name="Mutation", field_name="registerCustomer")
@@ -57,7 +62,10 @@ def build_router(services: Services) -> Router:
         if customer_id is not None:
             require_own(router, customer_id, "the registration")
         command = RegisterCustomer(
-            email=input["email"], name=input["name"], customer_id=customer_id
+            email=input["email"],
+            name=input["name"],
+            customer_id=customer_id,
+            idempotency_key=input.get("idempotencyKey"),
         )
         registered: Customer = handlers.handle(command, services.command_deps(router))
         return {**registered.to_data(), **NO_ORDERS}

@@ -9,7 +9,12 @@ Each invocation logs one ``resolved`` line and its EMF metrics
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
+import inspect
 import uuid
+from collections.abc import Coroutine, Iterator
 from typing import Any
 
 from aws_lambda_powertools.event_handler import AppSyncResolver
@@ -18,6 +23,8 @@ from domain.errors import GatewayError, InternalFailure
 from projections.observability import Observability
 from projections.settings import Settings
 from resolvers.bootstrap import build_app, build_services
+from resolvers.freshness import WAIT_LEFT_KEY, Offload, run_inline
+from resolvers.services import WAIT_MS_LEFT
 
 SERVICE = "gateway-resolvers"
 # A client's own x-correlation-id is kept when it is this short: it is stored on every
@@ -26,25 +33,69 @@ MAX_CORRELATION_ID = 128
 
 
 class ResolverHandler:
-    """Invokes one app for one event at a time, as one Lambda execution environment does."""
+    """Invokes one app for one event at a time, as one Lambda execution environment does.
 
-    def __init__(self, app: AppSyncResolver, observability: Observability | None = None) -> None:
+    A resolver may be async (the ``minVersion`` reads, which wait): Lambda's entry
+    point, :meth:`__call__`, runs it to its end on this environment's own event loop;
+    ``gateway dev`` awaits :meth:`invoke` on its server's loop instead, so that the wait
+    holds none of the region's threads.
+    """
+
+    def __init__(
+        self,
+        app: AppSyncResolver,
+        observability: Observability | None = None,
+        offload: Offload[Any] = run_inline,
+    ) -> None:
         self._app = app
         self._observability = observability or Observability(SERVICE)
+        self._offload = offload
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __call__(self, event: dict[str, Any], context: Any = None) -> Any:
+        with self._invocation(event, context):
+            answer = self._app.resolve(event, context)
+            if inspect.iscoroutine(answer):
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                answer = self._loop.run_until_complete(self._settle(answer))
+            return answer
+
+    async def invoke(self, event: dict[str, Any], context: Any = None) -> Any:
+        """One invocation from an event loop: the synchronous part (routing, and the
+        whole of a synchronous resolver) runs through ``offload``; an async resolver's
+        waits hold no thread."""
+        with self._invocation(event, context):
+            answer = await self._offload(functools.partial(self._app.resolve, event, context))
+            if inspect.iscoroutine(answer):
+                answer = await self._settle(answer)
+            return answer
+
+    @contextlib.contextmanager
+    def _invocation(self, event: dict[str, Any], context: Any) -> Iterator[None]:
         info = event.get("info") or {}
         field = f"{info.get('parentTypeName')}.{info.get('fieldName')}"
         correlation_id = correlation_id_of(event, context)
-        self._app.append_context(correlation_id=correlation_id, identity=event.get("identity"))
+        self._app.append_context(
+            correlation_id=correlation_id,
+            identity=event.get("identity"),
+            **{WAIT_MS_LEFT: (event.get("stash") or {}).get(WAIT_LEFT_KEY)},
+        )
         with self._observability.resolver_call(field, correlation_id):
             try:
-                return self._app.resolve(event, context)
+                yield
             except GatewayError:
                 raise
             except Exception:
                 self._observability.logger.exception("resolver failed")
                 raise InternalFailure() from None
+
+    async def _settle(self, answer: Coroutine[Any, Any, Any]) -> Any:
+        # powertools leaves an async resolver's context for its caller to clear.
+        try:
+            return await answer
+        finally:
+            self._app.clear_context()
 
 
 def correlation_id_of(event: dict[str, Any], context: Any) -> str:

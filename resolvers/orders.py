@@ -11,7 +11,7 @@ from domain.commands import CancelOrder, PlaceOrder, ShipOrder
 from domain.errors import Unauthorized, ValidationError
 from domain.orders import LineRequest, Order
 from projections import readers
-from resolvers.access import customer_sub, require_own
+from resolvers.access import customer_sub, require_own, require_visible, visible
 from resolvers.freshness import read_at_least
 from resolvers.pages import connection, page_size
 from resolvers.services import Services
@@ -21,20 +21,20 @@ def build_router(services: Services) -> Router:
     router = Router()
 
     @router.resolver(type_name="Query", field_name="order")
-    def order(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
+    async def order(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
         def from_primary() -> dict[str, Any] | None:
             state = services.write_store.load(records.ORDER, id)
             return None if state is None else Order.from_data(state).to_data()
 
-        found = read_at_least(
+        # Another customer's order reads as a missing one, in both places, so waiting
+        # for minVersion and its error say nothing of it either.
+        return await read_at_least(
             minVersion,
-            lambda: readers.order(services.projections, id),
-            from_primary,
-            services.settings.min_version_wait_ms / 1000,
+            visible(router, lambda: readers.order(services.projections, id)),
+            visible(router, from_primary),
+            services.wait_until(router),
+            offload=services.offload,
         )
-        if found is not None:
-            require_own(router, found["customerId"], "the orders")
-        return found
 
     @router.resolver(type_name="Query", field_name="ordersByCustomer")
     def orders_by_customer(
@@ -67,17 +67,21 @@ def build_router(services: Services) -> Router:
 
     @router.resolver(type_name="Mutation", field_name="cancelOrder")
     def cancel_order(input: dict[str, Any]) -> dict[str, Any]:
-        if customer_sub(router) is not None:
-            state = services.write_store.load(records.ORDER, input["id"])
-            if state is not None:
-                require_own(router, state["customerId"], "the orders")
-        command = CancelOrder(input["id"], input["expectedVersion"])
-        cancelled: Order = handlers.handle(command, services.command_deps(router))
+        deps = services.command_deps(router)
+        order_id = input["id"]
+        require_visible(
+            router,
+            records.ORDER,
+            order_id,
+            lambda: services.write_store.load(records.ORDER, order_id),
+        )
+        command = CancelOrder(order_id, input["expectedVersion"], input.get("idempotencyKey"))
+        cancelled: Order = handlers.handle(command, deps)
         return cancelled.to_data()
 
     @router.resolver(type_name="Mutation", field_name="shipOrder")
     def ship_order(input: dict[str, Any]) -> dict[str, Any]:
-        command = ShipOrder(input["id"], input["expectedVersion"])
+        command = ShipOrder(input["id"], input["expectedVersion"], input.get("idempotencyKey"))
         shipped: Order = handlers.handle(command, services.command_deps(router))
         return shipped.to_data()
 
@@ -90,9 +94,9 @@ def build_router(services: Services) -> Router:
         if customerId is not None:
             require_own(router, customerId, "the orders")
         elif id is not None:
-            state = services.write_store.load(records.ORDER, id)
-            if state is not None:
-                require_own(router, state["customerId"], "the orders")
+            require_visible(
+                router, records.ORDER, id, lambda: services.write_store.load(records.ORDER, id)
+            )
         else:
             raise Unauthorized("A customer subscribes to onOrderChanged with their customerId.")
         return None

@@ -32,16 +32,17 @@ def build_router(services: Services) -> Router:
         return services.command_deps(router)
 
     @router.resolver(type_name="Query", field_name="product")
-    def product(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
+    async def product(id: str, minVersion: int | None = None) -> dict[str, Any] | None:
         def from_primary() -> dict[str, Any] | None:
             state = services.write_store.load(records.PRODUCT, id)
             return None if state is None else Product.from_data(state).to_data()
 
-        return read_at_least(
+        return await read_at_least(
             minVersion,
             lambda: readers.product(services.projections, id),
             from_primary,
-            services.settings.min_version_wait_ms / 1000,
+            services.wait_until(router),
+            offload=services.offload,
         )
 
     @router.resolver(type_name="Query", field_name="products")
@@ -63,6 +64,7 @@ def build_router(services: Services) -> Router:
             price_cents=input["priceCents"],
             currency=input["currency"],
             stock=input["stock"],
+            idempotency_key=input.get("idempotencyKey"),
         )
         return handlers.handle(command, deps()).to_data()
 
@@ -75,12 +77,15 @@ def build_router(services: Services) -> Router:
             if input[argument] is None:
                 raise ValidationError(f"{argument} cannot be set to null; leave it out instead.")
             changes[field] = input[argument]
-        command = UpdateProduct(input["id"], input["expectedVersion"], changes)
+        command = UpdateProduct(
+            input["id"], input["expectedVersion"], changes, input.get("idempotencyKey")
+        )
         return handlers.handle(command, deps()).to_data()
 
     @router.resolver(type_name="Mutation", field_name="adjustStock")
     def adjust_stock(input: dict[str, Any]) -> dict[str, Any]:
-        return handlers.handle(AdjustStock(input["id"], input["delta"]), deps()).to_data()
+        command = AdjustStock(input["id"], input["delta"], input.get("idempotencyKey"))
+        return handlers.handle(command, deps()).to_data()
 
     @router.resolver(type_name="Subscription", field_name="onProductChanged")
     def on_product_changed(id: str | None = None, category: str | None = None) -> None:

@@ -1,4 +1,5 @@
-"""Arguments that several features share: paging, read-your-writes, and publishing."""
+"""Arguments that several features share: paging, read-your-writes, publishing, and the
+idempotency key every mutation's input takes."""
 
 from __future__ import annotations
 
@@ -14,3 +15,9 @@ AFTER = strawberry.argument(
 )
 INPUT = strawberry.argument(description="What to write; see the input type.")
 PUBLISHED = strawberry.argument(description="Returned as the field of the same name.")
+IDEMPOTENCY_KEY = (
+    "Up to 128 characters of your choosing, scoped to you: the same input sent again with "
+    "the same key (a retry after a timeout, say) returns the first result, at its version, "
+    "and applies nothing again; other input with a used key is a ValidationError."
+)
+OPTIONAL_IDEMPOTENCY_KEY = IDEMPOTENCY_KEY + " Left out, every request is applied."

@@ -60,6 +60,13 @@ def user_pools(*groups: str) -> AwsCognitoUserPools:
     return AwsCognitoUserPools(cognito_groups=list(groups) if groups else strawberry.UNSET)
 
 
+def customers_and_staff() -> AwsCognitoUserPools:
+    """``@aws_cognito_user_pools`` on a customer operation: the ``customers`` group, and
+    ``staff`` who may do everything; a signed-in user in neither group is refused, as
+    the API key is (DESIGN.md's Auth table)."""
+    return user_pools("customers", "staff")
+
+
 @strawberry.schema_directive(locations=[Location.OBJECT, Location.FIELD_DEFINITION], name="aws_iam")
 class AwsIam:
     """Allowed to callers signing with SigV4 (the stream handler)."""

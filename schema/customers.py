@@ -6,8 +6,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from schema.arguments import INPUT, MIN_VERSION
-from schema.aws import AWSDateTime, AWSEmail, resolved_by_lambda, user_pools
+from schema.arguments import INPUT, MIN_VERSION, OPTIONAL_IDEMPOTENCY_KEY
+from schema.aws import (
+    AWSDateTime,
+    AWSEmail,
+    customers_and_staff,
+    resolved_by_lambda,
+    user_pools,
+)
 
 if TYPE_CHECKING:
     from schema.orders import Order
@@ -23,9 +29,19 @@ class Customer:
     name: str = strawberry.field(description="Display name.")
     version: int = strawberry.field(description="Counts changes to the customer's profile.")
     created_at: AWSDateTime = strawberry.field(description="When the customer registered.")
-    order_count: int = strawberry.field(description="Orders placed, in any status.")
+    order_count: int = strawberry.field(
+        description="Orders placed, in any status (2147483647 at most, GraphQL's Int limit)."
+    )
     lifetime_value_cents: int = strawberry.field(
-        description="Total of the customer's orders that were not cancelled, in minor units."
+        description="Total of the customer's orders that were not cancelled, in minor units; "
+        "2147483647 (GraphQL's Int limit) when the total is larger.",
+        deprecation_reason="Stops at 2147483647 cents; read fullLifetimeValueCents, which is "
+        "exact at any size.",
+    )
+    full_lifetime_value_cents: str = strawberry.field(
+        description="Total of the customer's orders that were not cancelled, in minor units, "
+        'as a decimal string (such as "2500000000"): exact at any size, where an Int '
+        "would stop at 2147483647. Parse it as a big integer or a decimal."
     )
     recent_orders: list[Annotated[Order, strawberry.lazy("schema.orders")]] = strawberry.field(
         description="The last 10 orders, newest first, with their lines."
@@ -41,13 +57,16 @@ class RegisterCustomerInput:
         description="The id to register under (a customer registers as their own `sub`); "
         "assigned when left out.",
     )
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
+    )
 
 
 @strawberry.type
 class CustomerQuery:
     @strawberry.field(
         description="One customer, or null. With minVersion, never an older profile.",
-        directives=[user_pools()],
+        directives=[customers_and_staff()],
     )
     def customer(
         self,
@@ -64,9 +83,10 @@ class CustomerQuery:
 class CustomerMutation:
     @strawberry.mutation(
         description="Register a customer. Errors: ValidationError (bad or taken email, "
-        "taken id), Unauthorized (a customer registering under another id), "
-        "PrimaryUnavailable.",
-        directives=[user_pools()],
+        "taken id, or the idempotencyKey used for other input), Unauthorized (a customer "
+        "registering under another id, or a user in neither the customers nor the staff "
+        "group), PrimaryUnavailable.",
+        directives=[customers_and_staff()],
     )
     def register_customer(self, input: Annotated[RegisterCustomerInput, INPUT]) -> Customer | None:
         resolved_by_lambda()

@@ -8,11 +8,20 @@ from typing import Annotated
 
 import strawberry
 
-from schema.arguments import AFTER, FIRST, INPUT, MIN_VERSION, PUBLISHED
+from schema.arguments import (
+    AFTER,
+    FIRST,
+    IDEMPOTENCY_KEY,
+    INPUT,
+    MIN_VERSION,
+    OPTIONAL_IDEMPOTENCY_KEY,
+    PUBLISHED,
+)
 from schema.aws import (
     AWSDateTime,
     AwsIam,
     AwsSubscribe,
+    customers_and_staff,
     resolved_by_lambda,
     user_pools,
 )
@@ -82,7 +91,7 @@ class PlaceOrderInput:
         description="1 to 48 lines (what one transaction holds), each product once."
     )
     idempotency_key: str = strawberry.field(
-        description="Any unique string; retrying with the same key returns the same order."
+        description="Required: an order must never be placed twice. " + IDEMPOTENCY_KEY
     )
 
 
@@ -90,12 +99,18 @@ class PlaceOrderInput:
 class CancelOrderInput:
     id: strawberry.ID = strawberry.field(description="The order.")
     expected_version: int = strawberry.field(description="The version you read.")
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
+    )
 
 
 @strawberry.input(description="An order to ship.")
 class ShipOrderInput:
     id: strawberry.ID = strawberry.field(description="The order.")
     expected_version: int = strawberry.field(description="The version you read.")
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
+    )
 
 
 @strawberry.input(description="An order's customer, as the stream handler publishes it.")
@@ -118,13 +133,16 @@ class PublishedOrderLineInput:
 class OrderQuery:
     @strawberry.field(
         description="One order, or null. With minVersion, never an older version.",
-        directives=[user_pools()],
+        directives=[customers_and_staff()],
     )
     def order(
         self,
         id: Annotated[
             strawberry.ID,
-            strawberry.argument(description="The order's id; a customer reads only their own."),
+            strawberry.argument(
+                description="The order's id. To a customer, another customer's order is null, "
+                "as a missing one is."
+            ),
         ],
         min_version: Annotated[int | None, MIN_VERSION] = strawberry.UNSET,
     ) -> Order | None:
@@ -132,7 +150,7 @@ class OrderQuery:
 
     @strawberry.field(
         description="A customer's orders, newest first, optionally in one status.",
-        directives=[user_pools()],
+        directives=[customers_and_staff()],
     )
     def orders_by_customer(
         self,
@@ -153,26 +171,32 @@ class OrderQuery:
 class OrderMutation:
     @strawberry.mutation(
         description="Place an order, taking stock. Errors: ValidationError (bad lines, mixed "
-        "currencies, or the idempotencyKey used for another order), NotFound (the customer "
-        "or a product), InsufficientStock, VersionConflict (too contended; retry), "
-        "Unauthorized (for another customer), PrimaryUnavailable.",
-        directives=[user_pools()],
+        "currencies, a total past 2147483647 cents, or the idempotencyKey used for other "
+        "input), NotFound (the customer or a product), InsufficientStock, VersionConflict "
+        "(too contended; retry), Unauthorized (for another customer, or not in the customers "
+        "or staff group), PrimaryUnavailable.",
+        directives=[customers_and_staff()],
     )
     def place_order(self, input: Annotated[PlaceOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Cancel a PLACED order and restock. Errors: NotFound, VersionConflict, "
-        "InvalidTransition (not PLACED), Unauthorized (another customer's order), "
+        description="Cancel a PLACED order and restock. Errors: ValidationError (the stock "
+        "returned, or a total placed before totals were checked, past the limit; or the "
+        "idempotencyKey used for other input), NotFound (no such order; to a customer, "
+        "another customer's order too), VersionConflict, InvalidTransition (not PLACED), "
+        "Unauthorized (not in the customers or staff group), "
         "PrimaryUnavailable.",
-        directives=[user_pools()],
+        directives=[customers_and_staff()],
     )
     def cancel_order(self, input: Annotated[CancelOrderInput, INPUT]) -> Order | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Ship a PLACED order. Errors: NotFound, VersionConflict, "
-        "InvalidTransition (not PLACED), Unauthorized (not staff), PrimaryUnavailable.",
+        description="Ship a PLACED order. Errors: ValidationError (a total past the limit, "
+        "placed before totals were checked; or the idempotencyKey used for other input), "
+        "NotFound, VersionConflict, InvalidTransition (not PLACED), Unauthorized (not staff), "
+        "PrimaryUnavailable.",
         directives=[user_pools("staff")],
     )
     def ship_order(self, input: Annotated[ShipOrderInput, INPUT]) -> Order | None:
@@ -206,13 +230,17 @@ class OrderSubscription:
         description="Changes to orders; narrowed by order id or customer id when given.",
         directives=[
             AwsSubscribe(mutations=["publishOrderChanged"]),
-            user_pools(),
+            customers_and_staff(),
         ],
     )
     async def on_order_changed(
         self,
         id: Annotated[
-            strawberry.ID | None, strawberry.argument(description="Only this order.")
+            strawberry.ID | None,
+            strawberry.argument(
+                description="Only this order; a customer's subscription to an order that is "
+                "not theirs gets NotFound, as one to a missing order does."
+            ),
         ] = strawberry.UNSET,
         customer_id: Annotated[
             strawberry.ID | None,

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import strawberry
 
-from schema.arguments import AFTER, FIRST, INPUT, MIN_VERSION, PUBLISHED
+from schema.arguments import (
+    AFTER,
+    FIRST,
+    INPUT,
+    MIN_VERSION,
+    OPTIONAL_IDEMPOTENCY_KEY,
+    PUBLISHED,
+)
 from schema.aws import (
     AwsApiKey,
     AWSDateTime,
@@ -57,6 +64,9 @@ class CreateProductInput:
     description: str | None = strawberry.field(
         default=strawberry.UNSET, description="Longer text; empty when left out."
     )
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
+    )
 
 
 @strawberry.input(description="Changed catalogue fields of a product; left-out fields stay.")
@@ -74,6 +84,9 @@ class UpdateProductInput:
         default=strawberry.UNSET, description="New unit price in minor units."
     )
     currency: str | None = strawberry.field(default=strawberry.UNSET, description="New currency.")
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
+    )
 
 
 @strawberry.input(description="A move of stock, in or out.")
@@ -81,6 +94,9 @@ class AdjustStockInput:
     id: strawberry.ID = strawberry.field(description="The product whose stock moves.")
     delta: int = strawberry.field(
         description="Units to add (positive) or remove (negative); stock never goes below 0."
+    )
+    idempotency_key: str | None = strawberry.field(
+        default=strawberry.UNSET, description=OPTIONAL_IDEMPOTENCY_KEY
     )
 
 
@@ -115,15 +131,17 @@ class ProductQuery:
 @strawberry.type
 class ProductMutation:
     @strawberry.mutation(
-        description="Create a product. Errors: ValidationError (a rule broken, or the sku "
-        "taken), Unauthorized (not staff), PrimaryUnavailable.",
+        description="Create a product. Errors: ValidationError (a rule broken, the sku "
+        "taken, or the idempotencyKey used for other input), Unauthorized (not staff), "
+        "PrimaryUnavailable.",
         directives=[user_pools("staff")],
     )
     def create_product(self, input: Annotated[CreateProductInput, INPUT]) -> Product | None:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Change catalogue fields. Errors: ValidationError, NotFound, "
+        description="Change catalogue fields. Errors: ValidationError (a rule broken, such "
+        "as a price past 2147483647, or the idempotencyKey used for other input), NotFound, "
         "VersionConflict (expectedVersion is not the current version), Unauthorized (not "
         "staff), PrimaryUnavailable.",
         directives=[user_pools("staff")],
@@ -132,9 +150,9 @@ class ProductMutation:
         resolved_by_lambda()
 
     @strawberry.mutation(
-        description="Move stock in or out. Errors: ValidationError (a delta of 0, or stock "
-        "over the limit), NotFound, InsufficientStock, VersionConflict (too contended; retry), "
-        "Unauthorized (not staff), PrimaryUnavailable.",
+        description="Move stock in or out. Errors: ValidationError (a delta of 0, stock over "
+        "the limit, or the idempotencyKey used for other input), NotFound, InsufficientStock, "
+        "VersionConflict (too contended; retry), Unauthorized (not staff), PrimaryUnavailable.",
         directives=[user_pools("staff")],
     )
     def adjust_stock(self, input: Annotated[AdjustStockInput, INPUT]) -> Product | None:

@@ -8,7 +8,7 @@ import sys
 from graphql import GraphQLObjectType
 
 from domain.control import Control, ControlRecord
-from emulator.executor import load_schema, subscribed_mutations
+from emulator.appsync.executor import load_schema, subscribed_mutations
 from projections.settings import Settings
 from projections.table import ProjectionTable
 from resolvers.bootstrap import build_app
@@ -84,7 +84,7 @@ def test_lambda_paths_import_neither_strawberry_nor_the_emulator() -> None:
     small: no strawberry, no graphql-core, no emulator, no moto."""
     probe = (
         "import sys, resolvers.handler, projections.stream;"
-        "heavy = ('strawberry', 'graphql', 'emulator', 'moto', 'starlette', 'uvicorn');"
+        "heavy = ('strawberry', 'graphql', 'emulator', 'cli', 'moto', 'starlette', 'uvicorn');"
         "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(heavy)}))"
     )
     result = subprocess.run(

@@ -14,7 +14,7 @@ from graphql import (
 )
 
 from domain import errors
-from emulator.executor import load_schema
+from emulator.appsync.executor import load_schema
 from schema import export
 
 _ERRORS = re.compile(r"Errors: (?P<list>[^.]*)\.")

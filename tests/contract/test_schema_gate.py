@@ -9,9 +9,9 @@ from pathlib import Path
 
 from graphql import FieldNode, OperationType
 
-from emulator import schema_cli
-from emulator.client_operations import check_folder
-from emulator.executor import load_schema
+from cli import schema_commands
+from cli.client_operations import check_folder
+from emulator.appsync.executor import load_schema
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples" / "operations"
@@ -19,10 +19,10 @@ EXAMPLES = REPO / "examples" / "operations"
 
 def _schema_command(*argv: str) -> tuple[int, str]:
     parser = argparse.ArgumentParser(prog="gateway")
-    schema_cli.add_command(parser.add_subparsers(dest="command"))
+    schema_commands.add_command(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["schema", *argv])
     out = io.StringIO()
-    code = schema_cli.run(args, out, out)
+    code = schema_commands.run(args, out, out)
     return code, out.getvalue()
 
 

@@ -16,6 +16,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from websockets.exceptions import ConnectionClosed
@@ -35,7 +36,7 @@ from tests.e2e.ledger import (
     stock_in,
 )
 from tests.e2e.support import Gateway, post, unique, wait_until
-from tests.e2e.test_chaos import admin, gateway_cli, status
+from tests.e2e.test_chaos import admin, gateway_cli, status, switch_on
 
 CREATE = "mutation($input: CreateProductInput!) { createProduct(input: $input) { id } }"
 REGISTER = "mutation($input: RegisterCustomerInput!) { registerCustomer(input: $input) { id } }"
@@ -47,6 +48,8 @@ PACE_S = 0.2
 SETUP_TIMEOUT_S = 20.0
 LOAD_TIMEOUT_S = 45.0
 RESTORE_TIMEOUT_S = 60.0
+# An open write breaker refuses at once for its 5 s cool-down; a retry waits that out.
+RETRY_TIMEOUT_S = 20.0
 
 
 def open_shop(gateway: Gateway, stocks: tuple[int, ...] = (40, 40, 8), customers: int = 3) -> Shop:
@@ -212,6 +215,94 @@ def place_order(
         code, body = 0, {"errors": [{"message": str(error)}]}
     return Attempt(
         number, key, region, customer, product, quantity, started, time.monotonic(), code, body
+    )
+
+
+# Every mutation, by field, selecting what the books check.
+KEYED = {
+    "createProduct": "mutation($input: CreateProductInput!) { createProduct(input: $input) "
+    "{ id name stock version } }",
+    "updateProduct": "mutation($input: UpdateProductInput!) { updateProduct(input: $input) "
+    "{ id name stock version } }",
+    "adjustStock": "mutation($input: AdjustStockInput!) { adjustStock(input: $input) "
+    "{ id name stock version } }",
+    "registerCustomer": "mutation($input: RegisterCustomerInput!) { registerCustomer(input: "
+    "$input) { id email version } }",
+    "placeOrder": "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) "
+    "{ id status totalCents version } }",
+    "cancelOrder": "mutation($input: CancelOrderInput!) { cancelOrder(input: $input) "
+    "{ id status totalCents version } }",
+    "shipOrder": "mutation($input: ShipOrderInput!) { shipOrder(input: $input) "
+    "{ id status totalCents version } }",
+}
+
+
+@dataclass(frozen=True)
+class Retried:
+    """A mutation sent with an idempotency key while the primary lost its next reply, and
+    sent again with the same key until acknowledged: the answer whose reply was lost and
+    the acknowledgement, each as ``(HTTP status, body)``, and how many sends it took."""
+
+    field: str
+    fields: dict[str, Any]
+    headers: dict[str, str]
+    lost: tuple[int, dict[str, Any]]
+    lost_s: float
+    retried: tuple[int, dict[str, Any]]
+    sends: int
+
+    @property
+    def result(self) -> dict[str, Any]:
+        """What the retry was answered; it must have been acknowledged."""
+        status, body = self.retried
+        assert status == 200 and not body.get("errors"), (self.field, body)
+        return dict(body["data"][self.field])
+
+
+def send_keyed(
+    gateway: Gateway, region: str, field: str, fields: dict[str, Any], headers: dict[str, str]
+) -> tuple[int, dict[str, Any]]:
+    return post(gateway.urls[region], KEYED[field], {"input": fields}, headers)
+
+
+def lose_then_retry(
+    gateway: Gateway,
+    field: str,
+    fields: dict[str, Any],
+    headers: dict[str, str],
+    regions: tuple[str, str],
+) -> Retried:
+    """Send ``field`` with a new key through ``regions[0]`` while us-east-1 loses the reply
+    of its next write, then again with that key through ``regions[1]`` until acknowledged,
+    as a client that cannot tell whether its write landed does.
+
+    The fault is switched on once the deployment is settled, so the next write us-east-1
+    applies is this mutation's own: nothing else writes there while nothing is in flight.
+    A send refused at once by an open write breaker (a resolver sandbox that met earlier
+    failures) wrote nothing and spent nothing: it is sent again, with the same key.
+    """
+    keyed = {**fields, "idempotencyKey": unique("key")}
+    wait_until(lambda: not status_problems(gateway), RESTORE_TIMEOUT_S, "a settled deployment")
+    switch_on(gateway, "lost-reply", "--region", PRIMARY, "--times", "1")
+    answers: list[tuple[int, dict[str, Any], float]] = []
+
+    def spent() -> bool:
+        started = time.monotonic()
+        answer = send_keyed(gateway, regions[0], field, keyed, headers)
+        answers.append((*answer, time.monotonic() - started))
+        return admin(gateway, "GET", "/faults")[1]["faults"] == []
+
+    wait_until(spent, RETRY_TIMEOUT_S, f"{field} to reach us-east-1 and lose its reply")
+    lost_status, lost_body, lost_s = answers[-1]
+
+    def acknowledged() -> bool:
+        answers.append((*send_keyed(gateway, regions[1], field, keyed, headers), 0.0))
+        return answers[-1][0] == 200 and not answers[-1][1].get("errors")
+
+    wait_until(acknowledged, RETRY_TIMEOUT_S, f"{field} retried to be acknowledged")
+    status, body, _ = answers[-1]
+    return Retried(
+        field, keyed, headers, (lost_status, lost_body), lost_s, (status, body), len(answers)
     )
 
 

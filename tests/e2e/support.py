@@ -139,6 +139,19 @@ class Gateway:
         """The API key alone: what a public front end holds."""
         return {"x-api-key": self.api_key}
 
+    def operator(self) -> dict[str, str]:
+        """The operator's proof for the admin endpoints, as the `gateway` commands send
+        it: this run's token, from dev.json in the state directory."""
+        return {"Authorization": f"Bearer {self.operator_token()}"}
+
+    def operator_token(self) -> str:
+        assert self.state_dir is not None
+        return str(json.loads((self.state_dir / "dev.json").read_text())["operator_token"])
+
+    def admin_url(self, path: str, region: str = "us-east-1") -> str:
+        """``/_emulator<path>`` on ``region``'s port."""
+        return self.urls[region].removesuffix("/graphql") + "/_emulator" + path
+
     def staff(self) -> dict[str, str]:
         """A staff member's user-pool token (staff may do everything but publish)."""
         return {"Authorization": self.token("staff-e2e", "staff")}
@@ -146,7 +159,7 @@ class Gateway:
     def token(self, sub: str, *groups: str) -> str:
         """A token from `gateway token`, signed with this gateway's key."""
         assert self.state_dir is not None
-        from emulator.jwt_issuer import LocalIssuer
+        from emulator.cloud.jwt_issuer import LocalIssuer
 
         return LocalIssuer.in_state_dir(self.state_dir).mint(sub, list(groups))
 
@@ -168,7 +181,7 @@ def start_gateway(
     """
     # Its own state directory, so that a developer's running `make dev` keeps its own.
     state_dir = output.parent / f"state-{port}"
-    command = [sys.executable, "-m", "emulator.cli", "dev", "--port", str(port)]
+    command = [sys.executable, "-m", "cli", "dev", "--port", str(port)]
     command += ["--state-dir", str(state_dir), *extra]
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     with output.open("wb") as sink:
@@ -243,7 +256,7 @@ def restart_gateway(gateway: Gateway, output: Path, *extra: str) -> Gateway:
 def gateway_cli(gateway: Gateway, *words: str) -> subprocess.CompletedProcess[str]:
     """Run ``gateway WORDS`` against the running ``gateway``, as an operator would."""
     return subprocess.run(
-        [sys.executable, "-m", "emulator.cli", *words, "--state-dir", str(gateway.state_dir)],
+        [sys.executable, "-m", "cli", *words, "--state-dir", str(gateway.state_dir)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -16,7 +16,7 @@ from gql.transport.appsync_auth import (
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from gql.transport.exceptions import TransportQueryError, TransportServerError
 
-from emulator.auth import DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY
+from emulator.appsync.auth import DEFAULT_ACCESS_KEY_ID, DEFAULT_SECRET_ACCESS_KEY
 from tests.e2e.support import Gateway, unique
 from tests.e2e.test_appsync_realtime import GQL_ATTEMPT_WAIT_S, GQL_ATTEMPTS, create_product, port
 

@@ -301,10 +301,66 @@ def test_a_disconnect_closes_a_regions_subscribers_abnormally_and_they_can_recon
             assert returning.state.name == "OPEN"
 
 
+def listed(gateway: Gateway) -> str:
+    result = chaos(gateway, "list")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_a_lost_reply_applies_the_write_and_the_caller_cannot_tell(gateway: Gateway) -> None:
+    """GIVEN us-east-1 loses the reply of its next write (listed with 1 to go)
+    WHEN a product is created through eu-west-1 THEN the caller is refused with
+    PrimaryUnavailable (its write timed out), yet the product was written, and the fault
+    counted itself off; the next write is answered."""
+    switch_on(gateway, "lost-reply", "--region", PRIMARY, "--times", "1")
+    assert f"{PRIMARY}: writes are applied, then their replies lost (a timeout), 1 more times" in (
+        listed(gateway)
+    )
+    category = unique("lost")
+
+    refused = create(gateway, category, gateway.replica)
+
+    assert error_type(*refused) == "PrimaryUnavailable"
+    found = wait_until(
+        lambda: gateway.query(gateway.replica, LISTING, {"c": category})["products"]["items"],
+        REPLICATED_WITHIN_S,
+        "the product whose reply was lost",
+    )
+    assert len(found) == 1
+    assert listed(gateway).strip() == "no active faults"
+    created_id(gateway, category)
+
+
+def test_a_lost_reply_without_times_stays_until_cleared(gateway: Gateway) -> None:
+    """GIVEN us-east-1 loses every reply WHEN two writes come THEN both are refused and
+    both landed, and the fault is still listed, until cleared."""
+    fault_id = switch_on(gateway, "lost-reply", "--region", PRIMARY)
+    category = unique("lost")
+
+    answers = [create(gateway, category) for _ in range(2)]
+
+    assert [error_type(*answer) for answer in answers] == ["PrimaryUnavailable"] * 2
+    assert "until cleared" in listed(gateway)
+    cleared = chaos(gateway, "clear", fault_id)
+    assert (cleared.returncode, cleared.stdout.strip()) == (0, f"cleared {fault_id}")
+    assert listed(gateway).strip() == "no active faults"
+    wait_until(
+        lambda: (
+            len(gateway.query(gateway.primary, LISTING, {"c": category})["products"]["items"]) == 2
+        ),
+        REPLICATED_WITHIN_S,
+        "both products",
+    )
+
+
 @pytest.mark.parametrize(
     ("words", "complaint"),
     [
         (["outage", "--region", "mars-1"], "'region' must be one of this deployment's"),
+        (["lost-reply", "--region", "mars-1"], "'region' must be one of this deployment's"),
+        (["lost-reply", "--region", PRIMARY, "--times", "0"], "'times' must be from 1"),
+        (["lost-reply", "--region", PRIMARY, "--times", "two"], "invalid int value"),
+        (["lost-reply", "--times", "2"], "the following arguments are required: --region"),
         (["throttle", "--region", PRIMARY, "--rate", "2"], "at most 1"),
         (["throttle", "--region", PRIMARY, "--rate", "0"], "greater than 0"),
         (["throttle", "--region", PRIMARY, "--rate", "lots"], "invalid float value"),
@@ -329,10 +385,7 @@ def admin(
     gateway: Gateway, method: str, path: str, body: bytes | None = None, **headers: str
 ) -> tuple[int, Any]:
     request = urllib.request.Request(
-        gateway.primary.removesuffix("/graphql") + "/_emulator" + path,
-        data=body,
-        method=method,
-        headers=headers,
+        gateway.admin_url(path), data=body, method=method, headers={**gateway.operator(), **headers}
     )
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
@@ -381,7 +434,8 @@ def test_the_admin_endpoint_adds_lists_and_clears_faults_on_every_regions_port(
     body = json.dumps({"kind": "throttle", "region": REPLICA, "rate": 0.25}).encode()
     code, added = admin(gateway, "POST", "/faults", body, **{"Content-Type": "application/json"})
     replica_faults = urllib.request.urlopen(
-        gateway.replica.removesuffix("/graphql") + "/_emulator/faults", timeout=15
+        urllib.request.Request(gateway.admin_url("/faults", REPLICA), headers=gateway.operator()),
+        timeout=15,
     )
 
     assert code == 201
@@ -418,7 +472,7 @@ def test_status_prints_roles_lags_dead_letters_and_faults(gateway: Gateway) -> N
 def test_without_a_running_gateway_chaos_and_status_say_how_to_start_one(tmp_path: Path) -> None:
     for words in (["chaos", "list"], ["status"]):
         result = subprocess.run(
-            [sys.executable, "-m", "emulator.cli", *words, "--state-dir", str(tmp_path)],
+            [sys.executable, "-m", "cli", *words, "--state-dir", str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=60,

@@ -54,13 +54,19 @@ def test_seed_reaches_every_region_of_a_three_region_deployment(tmp_path: Path) 
         (["--host", "0.0.0.0"], "loopback"),
         (["--port", "70000"], "--port"),
         (["--port", "many"], "invalid int value"),
+        (["--resolver-count-limit", "10001"], "--resolver-count-limit"),
+        (["--resolver-count-limit", "-1"], "--resolver-count-limit"),
+        (["--max-depth", "76"], "--max-depth"),
+        (["--max-sockets-per-key", "0"], "--max-sockets-per-key"),
+        (["--connection-init-timeout-ms", "0"], "--connection-init-timeout-ms"),
+        (["--request-read-timeout-ms", "-1"], "--request-read-timeout-ms"),
     ],
 )
 def test_bad_flags_are_refused_with_a_reason(flags: list[str], complaint: str) -> None:
     """GIVEN a flag value that cannot work WHEN `gateway dev` starts THEN it exits 2 at
     once, naming the flag, without a traceback and without listening anywhere."""
     result = subprocess.run(
-        [sys.executable, "-m", "emulator.cli", "dev", *flags],
+        [sys.executable, "-m", "cli", "dev", *flags],
         capture_output=True,
         text=True,
         timeout=30,
@@ -74,7 +80,7 @@ def test_a_bad_environment_setting_is_refused_with_a_reason() -> None:
     """GIVEN GATEWAY_CONTROL_CACHE_MS=soon WHEN `gateway dev` starts THEN it exits 2 naming
     the variable, without a traceback."""
     result = subprocess.run(
-        [sys.executable, "-m", "emulator.cli", "dev", "--port", "4990"],
+        [sys.executable, "-m", "cli", "dev", "--port", "4990"],
         capture_output=True,
         text=True,
         timeout=30,

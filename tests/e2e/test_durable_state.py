@@ -111,8 +111,8 @@ def chaos(gateway: Gateway, *words: str) -> None:
 
 
 def dead_letters(gateway: Gateway, region: str) -> int:
-    url = gateway.primary.removesuffix("/graphql") + "/_emulator/status"
-    with urllib.request.urlopen(url, timeout=15) as answer:
+    request = urllib.request.Request(gateway.admin_url("/status"), headers=gateway.operator())
+    with urllib.request.urlopen(request, timeout=15) as answer:
         regions = json.loads(answer.read())["regions"]
     return int(next(entry for entry in regions if entry["name"] == region)["deadLetters"])
 
@@ -194,7 +194,7 @@ def test_a_restart_keeps_every_table_the_signing_key_and_the_dead_letters(
 
 def dev(state_dir: Path, port: int, *extra: str) -> subprocess.CompletedProcess[str]:
     """``gateway dev`` that is expected to stop on its own, as it does when it refuses."""
-    command = [sys.executable, "-m", "emulator.cli", "dev", "--port", str(port)]
+    command = [sys.executable, "-m", "cli", "dev", "--port", str(port)]
     return subprocess.run(
         [*command, "--state-dir", str(state_dir), *extra],
         capture_output=True,

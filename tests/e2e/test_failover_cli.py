@@ -68,7 +68,7 @@ def gateway(failover_gateway: Gateway) -> Iterator[Gateway]:
 
 def cli(state_dir: Path, *words: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "emulator.cli", *words, "--state-dir", str(state_dir)],
+        [sys.executable, "-m", "cli", *words, "--state-dir", str(state_dir)],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -149,6 +149,7 @@ def test_without_a_running_gateway_failover_exits_1_and_says_so(
                 "access_key_id": "AKIA",
                 "secret_access_key": "s",
             },
+            "operator_token": "t",
             "pid": 2**22 + 1,  # above the kernel's largest pid: no such process
         }
         (tmp_path / "dev.json").write_text(json.dumps(body))

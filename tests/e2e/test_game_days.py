@@ -9,8 +9,10 @@ stock is never negative and equals the starting stock less what was acknowledged
 InsufficientStock is expected on every game day (one product is short on purpose, and
 each one is checked against the ledger). PrimaryUnavailable is expected only where the
 primary cannot take a write: a lost primary until the failover (and through the lost
-region until it is back), a planned failover's fence, and a throttled primary whose
-retries ran out. Anything else, InternalFailure, a 5xx or a missing errorType, fails.
+region until it is back), a planned failover's fence, a throttled primary whose
+retries ran out, and a write whose reply was lost (it landed; retried with its
+idempotency key, it is answered). Anything else, InternalFailure, a 5xx or a missing
+errorType, fails.
 
 The figures each game day measured are printed (run with ``-s`` to see them).
 """
@@ -30,9 +32,12 @@ import pytest
 from tests.e2e.game_day import (
     Load,
     OrderFeed,
+    Retried,
     failover,
+    lose_then_retry,
     open_shop,
     restore,
+    send_keyed,
 )
 from tests.e2e.ledger import (
     PRIMARY,
@@ -40,6 +45,7 @@ from tests.e2e.ledger import (
     REPLICA,
     Attempt,
     Shop,
+    ask,
     assert_answered,
     assert_stock_refusals_were_due,
     caught_up,
@@ -47,10 +53,20 @@ from tests.e2e.ledger import (
     outage_figures,
     primary_seen_by,
     settle,
+    staff,
+    status_problems,
     stock_in,
     stock_left,
 )
-from tests.e2e.support import Gateway, free_base_port, start_gateway, stop_gateway, wait_until
+from tests.e2e.support import (
+    Gateway,
+    error_type,
+    free_base_port,
+    start_gateway,
+    stop_gateway,
+    unique,
+    wait_until,
+)
 from tests.e2e.test_chaos import chaos, gateway_cli, region_status, status, switch_on
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
@@ -472,3 +488,142 @@ def test_subscribers_reconnect_after_a_disconnect_and_hear_later_orders(gateway:
     assert codes == [1012, 1012]
     books = close_the_books(gateway, shop, attempts, {NO_STOCK})
     report("subscriber disconnect", **books, heardAfterReconnect=len(later))
+
+
+BOOKS = """
+query($lamp: ID!, $category: String, $buyer: ID!, $first: ID!, $second: ID!) {
+  product(id: $lamp) { id name stock version }
+  products(category: $category) { items { id } }
+  customer(id: $buyer) { id version orderCount lifetimeValueCents }
+  first: order(id: $first) { id status version }
+  second: order(id: $second) { id status version }
+  ordersByCustomer(customerId: $buyer) { items { id } }
+}"""
+
+
+def test_mutations_whose_replies_are_lost_are_applied_once_and_their_retries_answer_them(
+    gateway: Gateway,
+) -> None:
+    """
+    GIVEN a settled deployment
+    WHEN each kind of mutation (createProduct, updateProduct, adjustStock in and out,
+         registerCustomer, placeOrder twice, cancelOrder, shipOrder) is sent with an
+         idempotencyKey, through either region, while us-east-1 loses the reply of its
+         next write
+    THEN the send that met the fault is refused with PrimaryUnavailable (the caller
+         cannot tell it landed); retried with its key through the other region until
+         acknowledged, each is answered with what landed, at the version its place in
+         the history gives;
+    WHEN every key is sent once more
+    THEN each answer is the same again;
+    AND in both regions the books are exact: the lamp's stock is its start plus exactly
+        the acknowledged moves, each version counts each change once, its category holds
+        one product, the customer has her two orders (one cancelled, one shipped), and
+        status shows nothing dead-lettered, no fault and no lag
+    """
+    buyer = unique("buyer")
+    as_staff, as_buyer = staff(gateway), {"Authorization": gateway.token(buyer, "customers")}
+    category = unique("lamps")
+    there, back = (PRIMARY, REPLICA), (REPLICA, PRIMARY)
+    steps: list[Retried] = []
+
+    def step(
+        field: str, fields: dict[str, Any], who: dict[str, str], regions: tuple[str, str]
+    ) -> dict[str, Any]:
+        steps.append(lose_then_retry(gateway, field, fields, who, regions))
+        return steps[-1].result
+
+    lamp = step(
+        "createProduct",
+        {
+            "sku": unique("LAMP"),
+            "name": "Lamp",
+            "category": category,
+            "priceCents": 1500,
+            "currency": "EUR",
+            "stock": 20,
+        },
+        as_staff,
+        there,
+    )
+    step(
+        "updateProduct",
+        {"id": lamp["id"], "expectedVersion": 1, "name": "Brass lamp"},
+        as_staff,
+        back,
+    )
+    step("adjustStock", {"id": lamp["id"], "delta": 5}, as_staff, there)
+    step("adjustStock", {"id": lamp["id"], "delta": -2}, as_staff, back)
+    step("registerCustomer", {"email": f"{buyer}@example.com", "name": "Buyer"}, as_buyer, there)
+    lines = [{"productId": lamp["id"], "quantity": 3}]
+    first = step("placeOrder", {"customerId": buyer, "lines": lines}, as_buyer, back)
+    lines = [{"productId": lamp["id"], "quantity": 1}]
+    second = step("placeOrder", {"customerId": buyer, "lines": lines}, as_buyer, there)
+    step("cancelOrder", {"id": first["id"], "expectedVersion": 1}, as_buyer, back)
+    step("shipOrder", {"id": second["id"], "expectedVersion": 1}, as_staff, there)
+    again = [
+        send_keyed(gateway, region, one.field, one.fields, one.headers)
+        for one, region in zip(steps, [PRIMARY, REPLICA] * len(steps), strict=False)
+    ]
+    wait_until(lambda: not status_problems(gateway), STATUS_TIMEOUT_S * 4, "a settled deployment")
+    books = {
+        region: ask(
+            gateway,
+            gateway.urls[region],
+            BOOKS,
+            {
+                "lamp": lamp["id"],
+                "category": category,
+                "buyer": buyer,
+                "first": first["id"],
+                "second": second["id"],
+            },
+        )
+        for region in REGIONS
+    }
+
+    assert [error_type(*one.lost) for one in steps] == [UNAVAILABLE] * len(steps)
+    assert [(one.field, one.result["version"]) for one in steps] == [
+        ("createProduct", 1),
+        ("updateProduct", 2),
+        ("adjustStock", 3),
+        ("adjustStock", 4),
+        ("registerCustomer", 1),
+        ("placeOrder", 1),
+        ("placeOrder", 1),
+        ("cancelOrder", 2),
+        ("shipOrder", 2),
+    ]
+    assert [one.result.get("stock") for one in steps[:4]] == [20, 20, 25, 23]
+    assert [one.result.get("status") for one in steps[5:]] == [
+        "PLACED",
+        "PLACED",
+        "CANCELLED",
+        "SHIPPED",
+    ]
+    assert [answer for _, answer in again] == [{"data": {one.field: one.result}} for one in steps]
+    # 20, +5, -2, 3 and 1 ordered, 3 back from the cancelled order: 7 changes in all.
+    for region, seen in books.items():
+        assert seen["product"] == {
+            "id": lamp["id"],
+            "name": "Brass lamp",
+            "stock": 20 + 5 - 2 - 3 - 1 + 3,
+            "version": 7,
+        }, region
+        assert seen["products"]["items"] == [{"id": lamp["id"]}], region
+        assert seen["customer"] == {
+            "id": buyer,
+            "version": 1,
+            "orderCount": 2,
+            "lifetimeValueCents": second["totalCents"],
+        }, region
+        assert (seen["first"]["status"], seen["first"]["version"]) == ("CANCELLED", 2), region
+        assert (seen["second"]["status"], seen["second"]["version"]) == ("SHIPPED", 2), region
+        listed = sorted(item["id"] for item in seen["ordersByCustomer"]["items"])
+        assert listed == sorted([first["id"], second["id"]]), region
+    report(
+        "lost replies in the primary",
+        refusedThenAcknowledged=len(steps),
+        sends=sum(one.sends for one in steps),
+        slowestRefusalS=round(max(one.lost_s for one in steps), 2),
+    )

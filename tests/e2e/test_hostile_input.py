@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from graphql import GraphQLInputObjectType, GraphQLNamedType, get_named_type
 
-from emulator.executor import load_schema
+from emulator.appsync.executor import load_schema
 from tests.e2e.support import ERROR_KEYS, Gateway, post, unique, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]

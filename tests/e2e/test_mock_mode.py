@@ -54,7 +54,7 @@ def mocked(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
 
 def gateway_command(*argv: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "emulator.cli", *argv],
+        [sys.executable, "-m", "cli", *argv],
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -184,7 +184,8 @@ def test_mock_missing_keeps_what_the_back_end_answers(tmp_path: Path) -> None:
     product and read it back THEN the answers are the real ones, not generated."""
     running = start_gateway(tmp_path / "out.log", free_base_port(2), "--mock")
     try:
-        with urllib.request.urlopen(running.primary.replace("graphql", "_emulator/mock/")) as r:
+        mock = urllib.request.Request(running.admin_url("/mock/"), headers=running.operator())
+        with urllib.request.urlopen(mock, timeout=15) as r:
             assert json.loads(r.read())["mode"] == "missing"
         sku = unique("REAL").upper()
         created = running.query(

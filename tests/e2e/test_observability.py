@@ -52,8 +52,8 @@ def _status_url(gateway: Gateway, region: str = PRIMARY) -> str:
     return gateway.urls[region].removesuffix("/graphql") + "/_emulator/status"
 
 
-def _get(url: str, accept: str) -> tuple[str, str]:
-    request = urllib.request.Request(url, headers={"accept": accept})
+def _get(gateway: Gateway, url: str, accept: str) -> tuple[str, str]:
+    request = urllib.request.Request(url, headers={"accept": accept, **gateway.operator()})
     with urllib.request.urlopen(request, timeout=15) as answer:
         return answer.headers.get("content-type", ""), answer.read().decode()
 
@@ -143,8 +143,8 @@ def test_the_status_page_is_html_for_a_browser_and_json_for_everyone_else(
     """GIVEN the status endpoint WHEN a browser asks THEN it gets a page that draws the
     lag chart itself and names no resource on any other host; WHEN anything else asks
     THEN it gets the JSON, with one lag sample a second on request."""
-    kind, page = _get(_status_url(gateway), BROWSER_ACCEPT)
-    json_kind, _ = _get(_status_url(gateway), "*/*")
+    kind, page = _get(gateway, _status_url(gateway), BROWSER_ACCEPT)
+    json_kind, _ = _get(gateway, _status_url(gateway), "*/*")
 
     assert kind.startswith("text/html") and json_kind.startswith("application/json")
     assert "<svg" in page and "polyline" in page and "?history=1" in page
@@ -152,7 +152,7 @@ def test_the_status_page_is_html_for_a_browser_and_json_for_everyone_else(
     assert not re.search(r"""<(script|link|img)[^>]+(src|href)=""", page, re.IGNORECASE)
 
     def sampled() -> list[dict[str, Any]]:
-        _, body = _get(_status_url(gateway, REPLICA) + "?history=1", "application/json")
+        _, body = _get(gateway, _status_url(gateway, REPLICA) + "?history=1", "application/json")
         regions: list[dict[str, Any]] = json.loads(body)["regions"]
         return regions if all(len(region["history"]["at"]) >= 2 for region in regions) else []
 
@@ -189,7 +189,8 @@ def test_the_status_page_draws_each_regions_lag_in_a_browser_with_no_internet(
                 f"--user-data-dir={profile}",
                 "--virtual-time-budget=5000",
                 "--dump-dom",
-                _status_url(gateway),
+                # The URL gateway dev prints: it signs the browser in with a cookie.
+                _status_url(gateway) + "?token=" + gateway.operator_token(),
             ],
             capture_output=True,
             text=True,

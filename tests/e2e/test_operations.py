@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 def gateway_command(*words: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "emulator.cli", *words],
+        [sys.executable, "-m", "cli", *words],
         capture_output=True,
         text=True,
         timeout=60,

@@ -26,7 +26,9 @@ PLACE = f"mutation($input: PlaceOrderInput!) {{ placeOrder(input: $input) {{ {OR
 SHIP = f"mutation($input: ShipOrderInput!) {{ shipOrder(input: $input) {{ {ORDER_FIELDS} }} }}"
 ORDER = f"query($id: ID!) {{ order(id: $id) {{ {ORDER_FIELDS} }} }}"
 CUSTOMER = """
-query($id: ID!) { customer(id: $id) { orderCount lifetimeValueCents recentOrders { id } } }"""
+query($id: ID!) {
+  customer(id: $id) { orderCount lifetimeValueCents fullLifetimeValueCents recentOrders { id } }
+}"""
 LISTING = """
 query($c: ID!) { ordersByCustomer(customerId: $c) { items { id status } nextToken } }"""
 DELIVERY_TIMEOUT_S = 15.0
@@ -236,3 +238,4 @@ def test_an_order_placed_in_one_region_and_shipped_in_the_other_is_seen_in_both(
         assert seen["listing"]["nextToken"] is None
         customer = seen["customer"]
         assert (customer["orderCount"], customer["lifetimeValueCents"]) == (1, 5000)
+        assert customer["fullLifetimeValueCents"] == "5000"

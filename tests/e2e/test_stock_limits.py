@@ -1,4 +1,4 @@
-"""Stock at the edge of GraphQL's Int: refused as input, never a poison record.
+"""Stock and amounts at the edge of GraphQL's Int: refused as input, never a poison record.
 
 These tests run on a gateway of their own: a change that no region can project
 would stall the shared gateway's streams and fail every test after it.
@@ -6,9 +6,11 @@ would stall the shared gateway's streams and fail every test after it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,6 +18,7 @@ from tests.e2e.support import (
     Gateway,
     error_type,
     free_base_port,
+    gateway_cli,
     post,
     start_gateway,
     stop_gateway,
@@ -31,6 +34,13 @@ mutation($input: CreateProductInput!) { createProduct(input: $input) { id stock 
 ADJUST = """
 mutation($input: AdjustStockInput!) { adjustStock(input: $input) { id stock version } }"""
 PRODUCT = "query($id: ID!) { product(id: $id) { id stock version } }"
+REGISTER = "mutation($input: RegisterCustomerInput!) { registerCustomer(input: $input) { id } }"
+PLACE = "mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { id totalCents } }"
+CUSTOMER = """
+query($id: ID!) {
+  customer(id: $id) { orderCount lifetimeValueCents fullLifetimeValueCents recentOrders { id } }
+  ordersByCustomer(customerId: $id) { items { id totalCents } }
+}"""
 REPLICATION_TIMEOUT_S = 10.0
 
 
@@ -109,3 +119,64 @@ def test_stock_pushed_past_int_max_is_refused_and_the_product_stays_readable(
         "data": {"adjustStock": {"id": full_id, "stock": INT_MAX - 1, "version": 2}}
     }, "the refused adjustment was written anyway"
     assert "Traceback" not in gateway.text(), gateway.text()
+
+
+def order_input(customer_id: str, product_id: str, quantity: int) -> dict[str, Any]:
+    return {
+        "customerId": customer_id,
+        "lines": [{"productId": product_id, "quantity": quantity}],
+        "idempotencyKey": unique("order"),
+    }
+
+
+def test_an_order_past_int_is_refused_and_takes_nothing(own_gateway: Gateway) -> None:
+    """
+    GIVEN a lamp at 1,000.00 with 30,000 in stock, and a registered customer
+    WHEN the customer orders 25,000 lamps (2,500,000,000 cents, past Int's 2,147,483,647)
+    THEN ValidationError naming the limit; and once a later order of 1 lamp reads back in
+         both regions, the lamp holds 29,999 everywhere (the refused order took nothing),
+         the customer has that one order, and no region dead-lettered a record
+    """
+    gateway = own_gateway
+    lamp = product_input(30_000) | {"priceCents": 100_000}
+    lamp_id = gateway.query(gateway.primary, CREATE, {"input": lamp})["createProduct"]["id"]
+    customer = {"email": f"{unique('big')}@example.com", "name": "Big spender"}
+    registered = gateway.query(gateway.primary, REGISTER, {"input": customer})
+    customer_id = registered["registerCustomer"]["id"]
+
+    big = order_input(customer_id, lamp_id, 25_000)
+    status, body = post(gateway.primary, PLACE, {"input": big}, gateway.staff())
+    small = order_input(customer_id, lamp_id, 1)
+    placed = gateway.query(gateway.primary, PLACE, {"input": small})["placeOrder"]
+    expected = {
+        "customer": {
+            "orderCount": 1,
+            "lifetimeValueCents": 100_000,
+            "fullLifetimeValueCents": "100000",
+            "recentOrders": [{"id": placed["id"]}],
+        },
+        "ordersByCustomer": {"items": [placed]},
+    }
+
+    def customer_read(url: str) -> dict[str, Any] | None:
+        read: dict[str, Any] = gateway.query(url, CUSTOMER, {"id": customer_id})
+        return read if read["customer"] and read["customer"]["orderCount"] else None
+
+    reads = {
+        url: wait_until(partial(customer_read, url), REPLICATION_TIMEOUT_S, f"orders at {url}")
+        for url in (gateway.primary, gateway.replica)
+    }
+    later_seen = visible_everywhere(gateway, lamp_id, 2)
+    stock = {
+        url: gateway.query(url, PRODUCT, {"id": lamp_id})["product"]["stock"]
+        for url in (gateway.primary, gateway.replica)
+    }
+    status_report = gateway_cli(gateway, "status", "--json")
+
+    assert error_type(status, body) == "ValidationError", body
+    assert "2147483647" in body["errors"][0]["message"]
+    assert reads == {gateway.primary: expected, gateway.replica: expected}
+    assert later_seen == {gateway.primary: True, gateway.replica: True}
+    assert stock == {gateway.primary: 29_999, gateway.replica: 29_999}
+    regions = json.loads(status_report.stdout)["regions"]
+    assert [region["deadLetters"] for region in regions] == [0, 0], status_report.stdout

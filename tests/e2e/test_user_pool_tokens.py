@@ -22,7 +22,7 @@ def mint(gateway: Gateway, *words: str) -> str:
         [
             sys.executable,
             "-m",
-            "emulator.cli",
+            "cli.main",
             "token",
             *words,
             "--state-dir",
@@ -73,7 +73,7 @@ def test_a_forged_token_gets_401(gateway: Gateway) -> None:
 def test_token_refuses_bad_flags(gateway: Gateway, words: list[str], complaint: str) -> None:
     """GIVEN an empty sub or a non-positive ttl THEN exit 2 naming the flag."""
     result = subprocess.run(
-        [sys.executable, "-m", "emulator.cli", "token", *words], capture_output=True, text=True
+        [sys.executable, "-m", "cli", "token", *words], capture_output=True, text=True
     )
     assert result.returncode == 2 and complaint in result.stderr
 
@@ -124,3 +124,24 @@ def test_a_customer_cannot_subscribe_to_anothers_orders(gateway: Gateway) -> Non
     assert refused["payload"][0]["errorType"] == "Unauthorized"  # type: ignore[index]
     accepted = asyncio.run(attempt("ana"))
     assert accepted["type"] == "pong"  # no error came first: the subscription stands
+
+
+def test_a_token_in_no_group_has_only_what_the_api_key_has(gateway: Gateway) -> None:
+    """GIVEN `gateway token` for a user in no group WHEN they register as themselves and
+    place an order THEN Unauthorized each time, and no customer record is there for staff
+    to read; WHEN they read products THEN fine, as with the API key."""
+    user = unique("nogroup")
+    token = {"Authorization": mint(gateway, "--sub", user)}
+    register = 'mutation($e: AWSEmail!) { registerCustomer(input: {email: $e, name: "N"}) { id } }'
+    place = (
+        'mutation($c: ID!) { placeOrder(input: {customerId: $c, idempotencyKey: "k", '
+        'lines: [{productId: "p", quantity: 1}]}) { id } }'
+    )
+
+    for query, variables in ((register, {"e": f"{user}@example.com"}), (place, {"c": user})):
+        status, body = post(gateway.primary, query, variables, token)
+        assert status == 200 and body["errors"][0]["errorType"] == "Unauthorized", body
+    read = "query($c: ID!) { customer(id: $c) { id } }"
+    assert gateway.query(gateway.primary, read, {"c": user}) == {"customer": None}
+    status, body = post(gateway.primary, "{ products { nextToken } }", None, token)
+    assert status == 200 and "errors" not in body

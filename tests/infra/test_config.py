@@ -15,7 +15,7 @@ from infra.app import (
     main,
     new_app,
 )
-from infra.config import ConfigError, DeploymentConfig
+from infra.config import ApiLimits, ConfigError, DeploymentConfig, committed_api_limits
 
 GOOD = {
     "gateway:regions": "us-east-1, eu-west-1,ap-southeast-2",
@@ -58,6 +58,10 @@ def test_the_committed_cdk_json_deploys_two_regions() -> None:
         ("gateway:apiLogLevel", "LOUD", "must be one of"),
         ("gateway:logLevel", "TRACE", "not a Python log level"),
         ("gateway:xray", "perhaps", "must be true or false"),
+        ("gateway:resolverCountLimit", "10001", "from 0 to 10000"),
+        ("gateway:resolverCountLimit", "-1", "from 0 to 10000"),
+        ("gateway:resolverCountLimit", "lots", "a whole number"),
+        ("gateway:queryDepthLimit", "76", "from 0 to 75"),
     ],
 )
 def test_a_bad_setting_is_named_in_a_clear_error(key: str, value: str, complaint: str) -> None:
@@ -70,6 +74,21 @@ def test_flags_accept_what_the_cdk_command_line_passes() -> None:
     """GIVEN -c gateway:xray=true (a string) WHEN parsed THEN tracing is on."""
     assert DeploymentConfig.from_context({**GOOD, "gateway:xray": "true"}).xray is True
     assert DeploymentConfig.from_context({**GOOD, "gateway:xray": False}).xray is False
+
+
+def test_api_limits_take_appsyncs_ranges_and_default_to_the_deployments(
+    tmp_path: Path,
+) -> None:
+    """GIVEN no limit in the context THEN the deployment's defaults (50 resolvers, depth 15);
+    GIVEN -c values (strings) within AppSync's ranges, 0 included (AppSync's own maximum
+    or no limit) THEN they are kept; and what cdk.json commits is what gateway dev reads."""
+    assert DeploymentConfig.from_context(GOOD).api_limits == ApiLimits(50, 15)
+    context = {**GOOD, "gateway:resolverCountLimit": "0", "gateway:queryDepthLimit": "75"}
+    assert DeploymentConfig.from_context(context).api_limits == ApiLimits(0, 75)
+    committed = tmp_path / "cdk.json"
+    committed.write_text(json.dumps({"context": {"gateway:resolverCountLimit": 20}}))
+    assert committed_api_limits(committed) == ApiLimits(20, 15)
+    assert committed_api_limits(tmp_path / "absent.json") == ApiLimits()
 
 
 def test_a_context_override_without_a_value_is_refused() -> None:

@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from emulator.appsync.limits import Limits
 from infra import bundle
 from infra.api import API_KEY_DAYS, SCHEMA_FILE
 from infra.app import build_app
@@ -101,6 +102,28 @@ def test_every_region_serves_the_committed_schema(synthesized: Synthesized) -> N
         template.resource_count_is("AWS::AppSync::GraphQLSchema", 1)
         template.has_resource_properties(
             "AWS::AppSync::GraphQLSchema", {"Definition": SCHEMA_FILE.read_text()}
+        )
+
+
+def test_every_region_limits_resolvers_and_depth_as_gateway_dev_does(
+    synthesized: Synthesized,
+) -> None:
+    """GIVEN a deployment WHEN synthesized THEN each region's API refuses a request over
+    the deployment's resolver count or query depth, and those are the very limits a
+    default `gateway dev` enforces: a query refused on AWS is refused locally."""
+    limits = synthesized.config.api_limits
+    enforced = Limits()
+    assert (limits.resolver_count, limits.query_depth) == (
+        enforced.max_resolvers,
+        enforced.max_depth,
+    )
+    for region in synthesized.config.regions:
+        synthesized.region(region).has_resource_properties(
+            GRAPHQL_API,
+            {
+                "ResolverCountLimit": limits.resolver_count,
+                "QueryDepthLimit": limits.query_depth,
+            },
         )
 
 

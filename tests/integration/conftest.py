@@ -11,9 +11,9 @@ import pytest
 from botocore.config import Config
 from moto import mock_aws
 
-from emulator.cloud import create_tables, stream_arn
-from emulator.replication import ReplicaTable, Replicator
-from emulator.streams import StreamPoller, StreamReader
+from emulator.cloud.replication import ReplicaTable, Replicator
+from emulator.cloud.server import create_tables, moto_fixes, stream_arn
+from emulator.cloud.streams import StreamPoller, StreamReader
 from projections.settings import Settings
 from projections.stream import StreamProjector
 from projections.table import ProjectionTable
@@ -114,6 +114,8 @@ def _region(settings: Settings) -> Region:
 def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    # DynamoDB's ClientRequestToken, which moto ignores; gateway dev installs it too.
+    moto_fixes.install_client_request_tokens()
     with mock_aws():
         wait = {"min_version_wait_ms": 50}
         primary = _region(Settings(region=PRIMARY, primary_region=PRIMARY, **wait))

@@ -15,9 +15,9 @@ import pytest
 from domain import records
 from domain.errors import InsufficientStock
 from domain.store import DynamoWriteStore
-from emulator.cloud import LocalCloud, create_tables, stream_arn
-from emulator.replication import ReplicaTable, Replicator
-from emulator.streams import StreamPoller, StreamReader
+from emulator.cloud.replication import ReplicaTable, Replicator
+from emulator.cloud.server import LocalCloud, create_tables, stream_arn
+from emulator.cloud.streams import StreamPoller, StreamReader
 from projections.settings import Settings
 from projections.stream import StreamProjector
 from projections.table import ProjectionTable

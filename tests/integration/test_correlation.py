@@ -8,8 +8,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 
 from domain import records
-from emulator.cloud import stream_arn, streams_client
-from emulator.streams import StreamPoller, StreamReader
+from emulator.cloud.server import stream_arn, streams_client
+from emulator.cloud.streams import StreamPoller, StreamReader
 from projections import publish, stream
 from projections.observability import PROJECTION_LAG, Observability, current_correlation_id
 from projections.stream import StreamProjector

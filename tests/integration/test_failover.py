@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from cli.failover import FailoverError, failover, read_control
 from domain import records
 from domain.errors import PrimaryUnavailable
-from emulator.failover import FailoverError, failover, read_control
 from resolvers.handler import build_handler
 from tests.integration.conftest import PRIMARY, REPLICA, Cloud, Region, appsync_event
 from tests.integration.test_control import LAMP, _items

@@ -10,17 +10,18 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.moto_api._internal.models import moto_api_backend
 
-from emulator.cloud import (
+from emulator.cloud.journal import Items, Journal, Request
+from emulator.cloud.positions import POLLER, StreamPositions
+from emulator.cloud.replication import mark_replicated_writes
+from emulator.cloud.server import (
     LocalCloud,
     create_dead_letter_table,
     create_positions_table,
     create_tables,
+    moto_fixes,
     stream_arn,
     streams_client,
 )
-from emulator.journal import Items, Journal, Request
-from emulator.positions import POLLER, StreamPositions
-from emulator.replication import mark_replicated_writes
 from projections.settings import Settings
 
 pytestmark = pytest.mark.timeout(120)
@@ -174,3 +175,79 @@ def test_a_compacted_journal_gives_back_the_items_and_starts_the_streams_afresh(
     journal.close()
     assert {type(entry) for entry in entries} == {Request, Items}
     assert {entry.action for entry in entries if isinstance(entry, Request)} == {"CreateTable"}
+
+
+def count_up(token: str) -> dict[str, Any]:
+    """A transaction that adds 1 to a counter: each one applied shows in the count."""
+    update = {
+        "TableName": "gateway-write",
+        "Key": item("COUNTER#1"),
+        "UpdateExpression": "ADD #n :one",
+        "ExpressionAttributeNames": {"#n": "n"},
+        "ExpressionAttributeValues": {":one": {"N": "1"}},
+    }
+    return {"TransactItems": [{"Update": update}], "ClientRequestToken": token}
+
+
+def counter(cloud: LocalCloud) -> int:
+    client = settings(cloud, REGIONS[0]).dynamodb(REGIONS[0])
+    found = client.get_item(TableName="gateway-write", Key=item("COUNTER#1"), ConsistentRead=True)
+    return int(found["Item"]["n"]["N"])
+
+
+def test_a_transaction_repeated_under_its_token_is_not_journaled_and_replays_once(
+    journal_path: Path,
+) -> None:
+    """
+    GIVEN a cloud with a journal, where a transaction with token t-1 was sent twice (the
+          second answered from the token), and another with t-2 once
+    WHEN it stops, moto forgets everything, and a new cloud replays the journal
+    THEN the journal holds the two transactions that wrote, and the counter is 2
+    """
+    first = LocalCloud(journal=Journal(journal_path))
+    create_tables(settings(first, REGIONS[0]))
+    client = settings(first, REGIONS[0]).dynamodb(REGIONS[0])
+    for token in ("t-1", "t-1", "t-2"):
+        client.transact_write_items(**count_up(token))
+    assert counter(first) == 2
+    first.stop()
+    moto_api_backend.reset()
+
+    second = LocalCloud(journal=Journal(journal_path))
+    try:
+        assert counter(second) == 2
+    finally:
+        second.stop()
+    journal = Journal(journal_path)
+    entries = journal.open()
+    journal.close()
+    sent = [e for e in entries if isinstance(e, Request) and e.action == "TransactWriteItems"]
+    assert [entry.body["ClientRequestToken"] for entry in sent] == ["t-1", "t-2"]
+
+
+def test_a_token_used_again_after_its_window_replays_as_the_new_request_it_was(
+    journal_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """
+    GIVEN a transaction with token t-1, and the same one again more than 10 minutes
+          later (a new request, applied: the counter is 2)
+    WHEN a new cloud replays the journal within seconds
+    THEN both are applied again: the counter is 2, not 1
+    """
+    now = [1000.0]
+    monkeypatch.setattr(moto_fixes, "_token_clock", lambda: now[0])
+    first = LocalCloud(journal=Journal(journal_path))
+    create_tables(settings(first, REGIONS[0]))
+    client = settings(first, REGIONS[0]).dynamodb(REGIONS[0])
+    client.transact_write_items(**count_up("t-1"))
+    now[0] += moto_fixes.TOKEN_WINDOW_S + 1
+    client.transact_write_items(**count_up("t-1"))
+    assert counter(first) == 2
+    first.stop()
+    moto_api_backend.reset()
+
+    second = LocalCloud(journal=Journal(journal_path))
+    try:
+        assert counter(second) == 2
+    finally:
+        second.stop()

@@ -74,6 +74,7 @@ def test_an_order_placed_in_the_replica_reads_the_same_in_both_regions(cloud: Cl
         assert region.call("Query", "order", {"id": placed["id"]}) == placed
         seen = region.call("Query", "customer", {"id": customer["id"]})
         assert (seen["orderCount"], seen["lifetimeValueCents"]) == (1, 10200)
+        assert seen["fullLifetimeValueCents"] == "10200"
         assert seen["recentOrders"] == [placed]
         listing = region.call("Query", "ordersByCustomer", {"customerId": customer["id"]})
         assert (listing["items"], listing["nextToken"]) == ([placed], None)

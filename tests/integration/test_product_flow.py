@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from domain.errors import VersionConflict
+from resolvers.bootstrap import build_app, build_services
+from resolvers.handler import ResolverHandler
 from tests.integration.conftest import Cloud, appsync_event, counted_handler
 
 LAMP = {
@@ -161,3 +163,32 @@ def test_product_by_id_costs_exactly_one_dynamodb_request(cloud: Cloud) -> None:
 
     assert view["id"] == created["id"]
     assert sent == ["DynamoDB_20120810.GetItem"]
+
+
+def test_an_invocation_whose_request_has_no_wait_left_reads_through_at_once(
+    cloud: Cloud,
+) -> None:
+    """
+    GIVEN eu-west-1 one version behind on a product, and an invocation whose event says
+          its request has no read-your-writes wait left (``stash.waitMsLeft`` 0: the
+          request's one deadline, shared by all its fields, has passed)
+    WHEN product(minVersion: 2) is resolved there
+    THEN this region's projection is read once, never polled, and the answer is version 2,
+         read through to the primary
+    """
+    created = _create(cloud)
+    cloud.settle()
+    update = {"id": created["id"], "expectedVersion": 1, "name": "Desk lamp"}
+    cloud.primary.call("Mutation", "updateProduct", {"input": update})
+    services = build_services(cloud.replica.settings._replace(min_version_wait_ms=1000))
+    projection_reads: list[str] = []
+    services.projections.client.meta.events.register(
+        "before-send.dynamodb.*", lambda request, **_: projection_reads.append("read")
+    )
+    event = appsync_event("Query", "product", {"id": created["id"], "minVersion": 2})
+    event["stash"] = {"waitMsLeft": 0}
+
+    fresh = ResolverHandler(build_app(services))(event, None)
+
+    assert (fresh["version"], fresh["name"]) == (2, "Desk lamp")
+    assert projection_reads == ["read"]

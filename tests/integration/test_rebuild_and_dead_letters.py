@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from emulator.cloud import create_dead_letter_table
-from emulator.deadletters import DEAD_LETTER_TABLE, DeadLetters
-from emulator.streams import StreamPoller, StreamReader
+from emulator.cloud.deadletters import DEAD_LETTER_TABLE, DeadLetters
+from emulator.cloud.server import create_dead_letter_table
+from emulator.cloud.streams import StreamPoller, StreamReader
 from projections import keys
 from projections.rebuild import rebuild
 from projections.table import ProjectionTable, decode

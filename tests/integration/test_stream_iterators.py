@@ -10,9 +10,8 @@ from botocore.config import Config
 from moto import mock_aws
 from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-from emulator import moto_fixes
-from emulator.cloud import LOCAL_ACCOUNT_ID, create_tables, stream_arn
-from emulator.streams import StreamReader
+from emulator.cloud.server import LOCAL_ACCOUNT_ID, create_tables, moto_fixes, stream_arn
+from emulator.cloud.streams import StreamReader
 from projections.settings import Settings
 
 REGION = "us-east-1"

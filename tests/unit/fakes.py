@@ -12,6 +12,7 @@ read back shares memory with what was written.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -57,9 +58,13 @@ class FakeWriteStore:
         item = self.items.get(_key(records.state_key(kind, aggregate_id)))
         return None if item is None else stored(item)
 
-    def load_many(self, kind: str, aggregate_ids: list[str]) -> dict[str, dict[str, Any]]:
-        found = {aggregate_id: self.load(kind, aggregate_id) for aggregate_id in aggregate_ids}
-        return {aggregate_id: state for aggregate_id, state in found.items() if state}
+    def load_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, Any]]:
+        found = {key: self.load(*key) for key in keys}
+        return {key: state for key, state in found.items() if state}
+
+    def load_event(self, kind: str, aggregate_id: str, version: int) -> dict[str, Any] | None:
+        item = self.items.get(_key(records.event_key(kind, aggregate_id, version)))
+        return None if item is None else stored(item)
 
     def primary_unreachable(self) -> bool:
         return self.unreachable
@@ -137,15 +142,59 @@ class FakeProjectionTable(ProjectionTable):
         item = self.items.get(_key(key))
         return None if item is None else stored(item)
 
-    def put_if_revision(self, item: dict[str, Any], revision: int | None) -> bool:
-        """``attribute_not_exists(pk)`` or ``rev = :rev``, as ProjectionTable."""
-        self.calls["put_if_revision"] += 1
-        current = self.items.get(_key(item))
-        if (current is None) != (revision is None):
+    def get_many(self, item_keys: list[dict[str, str]]) -> list[dict[str, Any] | None]:
+        """One BatchGetItem, as ProjectionTable: the items in the order asked."""
+        self.calls["get_many"] += 1
+        return [
+            None if (item := self.items.get(_key(key))) is None else stored(item)
+            for key in item_keys
+        ]
+
+    def update_if_older(
+        self, key: dict[str, str], values: dict[str, Any], version: int, remove: tuple[str, ...]
+    ) -> bool:
+        """``attribute_not_exists(version) OR version < :version``, as ProjectionTable."""
+        self.calls["update_if_older"] += 1
+        current = self.items.get(_key(key))
+        if current is not None and "version" in current and current["version"] >= version:
             return False
-        if current is not None and current.get("rev") != revision:
+        item = {**(current or key), **values}
+        for name in remove:
+            item.pop(name, None)
+        self.items[_key(key)] = stored(item)
+        return True
+
+    def apply_order(
+        self,
+        view: dict[str, Any],
+        replaces: int | None,
+        customer: dict[str, str],
+        moves: dict[str, int],
+        sets: dict[str, Any],
+        revision: int | None,
+    ) -> bool:
+        """The order view over ``replaces`` and the customer's update, both or neither,
+        under the conditions ProjectionTable sends."""
+        self.calls["apply_order"] += 1
+        current = self.items.get(_key(view))
+        if (current is None) != (replaces is None):
             return False
-        self.items[_key(item)] = stored(item)
+        if current is not None and current.get("version") != replaces:
+            return False
+        before = self.items.get(_key(customer))
+        if sets and (before or {}).get(keys.REVISION) != revision:
+            return False
+        self.items[_key(view)] = stored(view)
+        if not any(moves.values()) and not sets:
+            return True
+        after = dict(before or customer)
+        for name, move in moves.items():
+            after[name] = after.get(name, 0) + move
+        if sets:
+            after.update(sets)
+            after[keys.REVISION] = (revision or 0) + 1
+        after.pop(keys.OLD_ORDER_HISTORY, None)
+        self.items[_key(customer)] = stored(after)
         return True
 
     def query_index(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,8 +11,8 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from emulator.auth import API_KEY, AWS_IAM, LocalCredentials, authenticate, verify_sigv4
-from emulator.cloud import LOCAL_ACCOUNT_ID
+from emulator.appsync.auth import API_KEY, AWS_IAM, LocalCredentials, authenticate, verify_sigv4
+from emulator.cloud.server import LOCAL_ACCOUNT_ID
 
 CREDENTIALS = LocalCredentials()
 REGION = "us-east-1"
@@ -183,4 +184,65 @@ def test_a_wrong_or_missing_api_key_proves_nobody(headers: dict[str, str]) -> No
     WHEN the request is authenticated
     THEN nobody is authenticated
     """
+    assert authenticate(CREDENTIALS, REGION, headers, ("POST", URL, BODY)) is None
+
+
+def signed_with_content_hash(content_hash: str, body: bytes = BODY) -> dict[str, str]:
+    """Headers signed by botocore with ``x-amz-content-sha256: content_hash`` among them,
+    as S3-style clients send it: botocore then signs that value, not the body."""
+    request = AWSRequest(
+        method="POST",
+        url=URL,
+        data=body,
+        headers={"content-type": "application/json", "X-Amz-Content-SHA256": content_hash},
+    )
+    SigV4Auth(CREDENTIALS.botocore(), "appsync", REGION).add_auth(request)
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    headers["host"] = HOST
+    return headers
+
+
+FORGED = b'{"query":"mutation { publishProductChanged(id: \\"p-1\\", stock: 0) { id } }"}'
+
+
+@pytest.mark.parametrize(
+    "content_hash",
+    [hashlib.sha256(BODY).hexdigest(), "UNSIGNED-PAYLOAD"],
+    ids=["hash-of-the-captured-body", "unsigned-payload"],
+)
+def test_a_signature_is_checked_over_the_body_received_whatever_the_content_hash_says(
+    content_hash: str,
+) -> None:
+    """
+    GIVEN a request signed with x-amz-content-sha256 naming the hash of one body (or
+    UNSIGNED-PAYLOAD), captured on its way
+    WHEN it is sent again with a forged body and the same headers
+    THEN nobody is authenticated: the signature does not cover that body
+    """
+    headers = signed_with_content_hash(content_hash)
+
+    assert authenticate(CREDENTIALS, REGION, headers, ("POST", URL, FORGED)) is None
+
+
+def test_a_content_hash_that_matches_the_body_is_accepted() -> None:
+    """
+    GIVEN a request that signs x-amz-content-sha256, the true SHA-256 of its body
+    WHEN it arrives as signed
+    THEN the caller is AWS_IAM: clients that send the header keep working
+    """
+    headers = signed_with_content_hash(hashlib.sha256(BODY).hexdigest())
+
+    caller = authenticate(CREDENTIALS, REGION, headers, ("POST", URL, BODY))
+
+    assert caller is not None and caller.mode == AWS_IAM
+
+
+def test_unsigned_payload_is_refused_even_with_the_body_it_came_with() -> None:
+    """
+    GIVEN a request signed with x-amz-content-sha256: UNSIGNED-PAYLOAD
+    WHEN it arrives with its own body
+    THEN nobody is authenticated: AppSync signs payloads, so a signature must cover one
+    """
+    headers = signed_with_content_hash("UNSIGNED-PAYLOAD")
+
     assert authenticate(CREDENTIALS, REGION, headers, ("POST", URL, BODY)) is None

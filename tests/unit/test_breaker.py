@@ -160,3 +160,27 @@ def test_a_probe_the_primary_answers_with_a_lost_race_closes_the_breaker() -> No
 
     assert not guard.breaker.is_open
     assert guard.call(lambda: "written") == "written"
+
+
+def test_failures_far_apart_do_not_add_up_to_an_outage() -> None:
+    """GIVEN an execution environment that met one failure now and then over an hour, with
+    no write in between WHEN one more write fails THEN the breaker stays closed: only
+    failures close together say the region is down. (A game day saw an idle environment
+    carry four old failures into a later, single lost reply and refuse writes for 5 s.)"""
+    clock = ManualClock()
+    breaker = CircuitBreaker(clock=clock)
+    for _ in range(FAILURES_TO_OPEN - 1):
+        breaker.record_failure()
+        clock.advance(15 * 60)
+    breaker.record_failure()
+    assert not breaker.is_open and breaker.allow()
+
+
+def test_failures_close_together_still_open_the_breaker() -> None:
+    """GIVEN failures within a cool-down of each other THEN they add up as before."""
+    clock = ManualClock()
+    breaker = CircuitBreaker(clock=clock)
+    for _ in range(FAILURES_TO_OPEN):
+        breaker.record_failure()
+        clock.advance(COOL_DOWN_S / 2)
+    assert breaker.is_open

@@ -10,7 +10,8 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 
 from domain.control import Control, ControlRecord
 from domain.errors import PrimaryUnavailable
-from domain.store import Change, PrimaryWriteStore
+from domain.primary_store import PrimaryWriteStore
+from domain.store import Change
 
 from .fakes import FakeControlClient, ManualClock, control_item
 

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from typing import Any, TypeVar
 
 import pytest
 
 from domain.errors import NotFound
-from emulator.auth import API_KEY, AWS_IAM, Caller, LocalCredentials, iam_identity
-from emulator.executor import Executor, load_schema
+from emulator.appsync.auth import API_KEY, AWS_IAM, COGNITO, Caller, LocalCredentials, iam_identity
+from emulator.appsync.executor import Executor, load_schema
 
 SCHEMA = load_schema()
 API_KEY_CALLER = Caller(API_KEY, None, {"x-api-key": "da2-test", "user-agent": "unit"})
 IAM_CALLER = Caller(AWS_IAM, iam_identity(LocalCredentials()), {"authorization": "AWS4..."})
+STAFF_CALLER = Caller(COGNITO, {"sub": "s-1", "groups": ["staff"]}, {"authorization": "jwt"})
 BALL = {"id": "p-1", "name": "Ball", "category": "toys", "stock": 10, "version": 1}
+T = TypeVar("T")
+LOOP = asyncio.new_event_loop()  # made at import, before the conftest refuses sockets
+
+
+def run(step: Awaitable[T]) -> T:
+    """Run one coroutine to its end on the module's loop."""
+    return LOOP.run_until_complete(step)
 
 
 class FakeLambda:
@@ -40,7 +51,7 @@ def test_a_field_is_sent_as_appsyncs_direct_lambda_event() -> None:
     invoke = FakeLambda(BALL)
     query = "query One($id: ID!) { product(id: $id) { id name } }"
 
-    outcome = Executor(SCHEMA, invoke).execute(query, {"id": "p-1"}, "One", API_KEY_CALLER)
+    outcome = run(Executor(SCHEMA, invoke).execute(query, {"id": "p-1"}, "One", API_KEY_CALLER))
 
     assert outcome.response == {"data": {"product": {"id": "p-1", "name": "Ball"}}}
     [event] = invoke.events
@@ -73,7 +84,7 @@ def test_the_selection_set_list_follows_nesting_and_fragments() -> None:
         fragment Card on Product { id name }
     """
 
-    outcome = Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER)
+    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER))
 
     assert outcome.response["data"]["products"]["items"] == [
         {"id": "p-1", "name": "Ball", "stock": 10}
@@ -98,8 +109,10 @@ def test_a_domain_error_becomes_an_appsync_error_with_its_type() -> None:
     """
     invoke = FakeLambda(NotFound("x", {"id": "p-404"}))
 
-    outcome = Executor(SCHEMA, invoke).execute(
-        '{ product(id: "p-404") { id } }', None, None, API_KEY_CALLER
+    outcome = run(
+        Executor(SCHEMA, invoke).execute(
+            '{ product(id: "p-404") { id } }', None, None, API_KEY_CALLER
+        )
     )
 
     assert outcome.response["data"] == {"product": None}
@@ -119,8 +132,10 @@ def test_an_unexpected_failure_is_reported_without_its_details() -> None:
     """
     invoke = FakeLambda(RuntimeError("secret /work/path"))
 
-    outcome = Executor(SCHEMA, invoke).execute(
-        '{ product(id: "p-1") { id } }', None, None, API_KEY_CALLER
+    outcome = run(
+        Executor(SCHEMA, invoke).execute(
+            '{ product(id: "p-1") { id } }', None, None, API_KEY_CALLER
+        )
     )
 
     assert outcome.response["data"] == {"product": None}
@@ -140,7 +155,7 @@ def test_a_syntax_error_is_a_located_validation_error_and_invokes_nothing() -> N
     """
     invoke = FakeLambda()
 
-    outcome = Executor(SCHEMA, invoke).execute("{ product(id: ", None, None, API_KEY_CALLER)
+    outcome = run(Executor(SCHEMA, invoke).execute("{ product(id: ", None, None, API_KEY_CALLER))
 
     assert outcome.response["data"] is None
     error = outcome.response["errors"][0]
@@ -157,8 +172,10 @@ def test_an_unknown_field_is_a_validation_error_and_invokes_nothing() -> None:
     """
     invoke = FakeLambda()
 
-    outcome = Executor(SCHEMA, invoke).execute(
-        '{ product(id: "p-1") { colour } }', None, None, API_KEY_CALLER
+    outcome = run(
+        Executor(SCHEMA, invoke).execute(
+            '{ product(id: "p-1") { colour } }', None, None, API_KEY_CALLER
+        )
     )
 
     assert outcome.response["data"] is None
@@ -187,7 +204,7 @@ def test_an_api_key_caller_may_not_publish() -> None:
     """
     invoke = FakeLambda()
 
-    outcome = Executor(SCHEMA, invoke).execute(PUBLISH, None, None, API_KEY_CALLER)
+    outcome = run(Executor(SCHEMA, invoke).execute(PUBLISH, None, None, API_KEY_CALLER))
 
     assert outcome.response["data"] == {"publishProductChanged": None}
     [error] = outcome.response["errors"]
@@ -205,7 +222,7 @@ def test_an_iam_caller_publishes_the_mutations_selection() -> None:
     """
     invoke = FakeLambda({**BALL, "version": 2})
 
-    outcome = Executor(SCHEMA, invoke).execute(PUBLISH, None, None, IAM_CALLER)
+    outcome = run(Executor(SCHEMA, invoke).execute(PUBLISH, None, None, IAM_CALLER))
 
     payload = {"id": "p-1", "name": "Ball", "category": "toys", "version": 2}
     assert outcome.response == {"data": {"publishProductChanged": payload}}
@@ -231,7 +248,7 @@ def test_a_subscription_sent_to_execute_is_refused(query: str) -> None:
     """
     invoke = FakeLambda()
 
-    outcome = Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER)
+    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER))
 
     assert outcome.response["data"] is None
     [error] = outcome.response["errors"]
@@ -249,7 +266,7 @@ def test_each_root_field_is_its_own_invocation() -> None:
     invoke = FakeLambda(BALL, {**BALL, "id": "p-2", "name": "Kite"})
     query = '{ a: product(id: "p-1") { name } b: product(id: "p-2") { name } }'
 
-    outcome = Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER)
+    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER))
 
     assert outcome.response == {"data": {"a": {"name": "Ball"}, "b": {"name": "Kite"}}}
     assert [event["arguments"] for event in invoke.events] == [{"id": "p-1"}, {"id": "p-2"}]
@@ -265,7 +282,7 @@ def test_one_failing_field_leaves_the_others_answered() -> None:
     invoke = FakeLambda(NotFound("Product p-9 does not exist."), {"name": "region"})
     query = '{ product(id: "p-9") { id } region { name } }'
 
-    outcome = Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER)
+    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER))
 
     assert outcome.response["data"] == {"product": None, "region": {"name": "region"}}
     assert [(e["errorType"], e["path"]) for e in outcome.response["errors"]] == [
@@ -291,10 +308,112 @@ def test_bad_variable_values_are_a_validation_error(
     """
     invoke = FakeLambda()
 
-    outcome = Executor(SCHEMA, invoke).execute(query, variables, None, API_KEY_CALLER)
+    outcome = run(Executor(SCHEMA, invoke).execute(query, variables, None, API_KEY_CALLER))
 
     assert outcome.response["data"] is None
     [error] = outcome.response["errors"]
     assert error["errorType"] == "ValidationError"
     assert named in error["message"]
     assert invoke.events == []
+
+
+class Clock:
+    """Monotonic seconds that move only when told."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_the_fields_of_a_request_share_one_read_your_writes_deadline() -> None:
+    """
+    GIVEN a read-your-writes budget of 1 s per request, and three product fields whose
+          invocations each take 300 ms to start
+    WHEN the query is executed
+    THEN each event's stash says how much of the request's one budget is left (1000,
+         700, 400 ms): the fields share a deadline instead of getting 1 s each
+    """
+    clock = Clock()
+    events: list[dict[str, Any]] = []
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        events.append(event)
+        clock.now += 0.3
+        return BALL
+
+    executor = Executor(SCHEMA, invoke, wait_budget_s=1.0, clock=clock)
+    query = (
+        '{ a: product(id: "p-1") { id } b: product(id: "p-2") { id } c: product(id: "p-3") { id } }'
+    )
+
+    run(executor.execute(query, None, None, API_KEY_CALLER))
+
+    assert [event["stash"]["waitMsLeft"] for event in events] == [1000, 700, 400]
+
+
+def test_the_root_fields_of_a_query_run_at_once() -> None:
+    """
+    GIVEN a Lambda whose invocations each wait until three are under way
+    WHEN a query of three root fields is executed
+    THEN all three are answered: they ran at once, as AppSync resolves a query's fields
+         in parallel, so one slow field does not hold up the others
+    """
+    started: list[str] = []
+    all_started = asyncio.Event()
+
+    async def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        started.append(event["arguments"]["id"])
+        if len(started) == 3:
+            all_started.set()
+        await asyncio.wait_for(all_started.wait(), 2.0)
+        return {**BALL, "id": event["arguments"]["id"]}
+
+    query = (
+        '{ a: product(id: "p-1") { id } b: product(id: "p-2") { id } c: product(id: "p-3") { id } }'
+    )
+
+    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER))
+
+    assert outcome.response == {
+        "data": {"a": {"id": "p-1"}, "b": {"id": "p-2"}, "c": {"id": "p-3"}}
+    }
+
+
+def test_a_cancelled_request_starts_no_more_invocations() -> None:
+    """
+    GIVEN a mutation of three root fields (run one after the other), whose first
+          invocation never finishes
+    WHEN the request is cancelled (its client went away) while the first is under way
+    THEN the invocation is cancelled and the other two are never started
+    """
+    started: list[str] = []
+    cancelled: list[str] = []
+
+    async def invoke(event: dict[str, Any]) -> Any:
+        started.append(event["info"]["fieldName"])
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(event["info"]["fieldName"])
+            raise
+
+    mutation = """mutation {
+      a: adjustStock(input: {id: "p-1", delta: 1}) { id }
+      b: adjustStock(input: {id: "p-2", delta: 1}) { id }
+      c: adjustStock(input: {id: "p-3", delta: 1}) { id }
+    }"""
+    executor = Executor(SCHEMA, invoke)
+
+    async def go_away() -> None:
+        task = asyncio.ensure_future(executor.execute(mutation, None, None, STAFF_CALLER))
+        while not started:
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    run(go_away())
+
+    assert (started, cancelled) == (["adjustStock"], ["adjustStock"])

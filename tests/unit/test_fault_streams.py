@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.faults import FaultRegistry, FaultSpec
-from emulator.replication import ReplicaTable, ReplicationLag, Replicator
-from emulator.streams import StreamPoller, StreamReader
-from emulator.subscriptions import Subscriptions
+from emulator.appsync.subscriptions import Subscriptions
+from emulator.chaos.faults import FaultRegistry, FaultSpec
+from emulator.cloud.replication import ReplicaTable, ReplicationLag, Replicator
+from emulator.cloud.streams import StreamPoller, StreamReader
 
 from .fakes import ManualClock
 
@@ -455,8 +455,9 @@ def test_dropping_a_regions_subscribers_closes_each_open_socket() -> None:
     subscriptions = Subscriptions(None, {})  # type: ignore[arg-type]
     sockets = [FakeConnection(), FakeConnection(), FakeConnection()]
     for socket in sockets:
-        subscriptions.connected(socket)
-    subscriptions.disconnected(sockets[2])
+        subscriptions.sockets.opened(socket, "127.0.0.1")
+        subscriptions.sockets.acknowledged(socket, "da2-key")
+    subscriptions.sockets.closed(sockets[2])
 
     closed = asyncio.run(subscriptions.drop_all(1012, "reconnect"))
 

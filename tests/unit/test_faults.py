@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -11,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from emulator.fault_gate import OPERATOR_HEADER, fault_gate, region_of
-from emulator.faults import BadFault, FaultRegistry, FaultSpec
+from emulator.chaos.faults import BadFault, FaultRegistry, FaultSpec
+from emulator.chaos.gate import OPERATOR_HEADER, fault_gate, region_of
 
 from .fakes import ManualClock
 
@@ -250,21 +251,28 @@ def test_a_header_without_a_readable_region_names_none(header: str | None) -> No
 
 
 class FakeMoto:
-    """The WSGI app behind the gate: counts the calls that reached it."""
+    """The WSGI app behind the gate: counts the calls that reached it, and answers each
+    with ``status``."""
 
-    def __init__(self) -> None:
+    def __init__(self, status: str = "200 OK") -> None:
         self.calls = 0
+        self.status = status
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         self.calls += 1
-        start_response("200 OK", [("Content-Type", "application/x-amz-json-1.0")])
+        start_response(self.status, [("Content-Type", "application/x-amz-json-1.0")])
         return [b"{}"]
 
 
 def call(
-    gate: Any, region: str | None, target: str = "DynamoDB_20120810.PutItem", **headers: str
+    gate: Any,
+    region: str | None,
+    target: str = "DynamoDB_20120810.PutItem",
+    socket_end: socket.socket | None = None,
+    **headers: str,
 ) -> tuple[str, dict[str, Any]]:
-    """One request through the gate; ``(status, JSON body)``."""
+    """One request through the gate (from ``socket_end``'s client, when given);
+    ``(status, JSON body)``."""
     body = b'{"TableName": "gateway-write"}'
     environ: dict[str, Any] = {
         "REQUEST_METHOD": "POST",
@@ -275,6 +283,8 @@ def call(
     }
     if region is not None:
         environ["HTTP_AUTHORIZATION"] = SIGNED.format(region=region)
+    if socket_end is not None:
+        environ["werkzeug.socket"] = socket_end
     answered: list[str] = []
     chunks = gate(environ, lambda status, _headers: answered.append(status))
     return answered[0], json.loads(b"".join(chunks))
@@ -360,3 +370,170 @@ def test_the_operators_own_calls_pass_every_fault() -> None:
     faults.add(spec(kind="outage", region="us-east-1", mode="hang"))
     status, _ = call(gate, "us-east-1", **{OPERATOR_HEADER: "1"})
     assert (status, moto.calls) == ("200 OK", 1)
+
+
+# --- lost replies -------------------------------------------------------------------
+
+
+def test_a_lost_reply_counts_itself_off_or_stays_until_cleared() -> None:
+    """GIVEN a lost reply twice in us-east-1, and one with no count in eu-west-1
+    WHEN writes land THEN us-east-1 loses two replies and its fault is then off; eu-west-1
+    loses every one, and shows no count."""
+    faults = FaultRegistry()
+    twice = faults.add(spec(kind="lost-reply", region="us-east-1", times=2))
+    always = faults.add(spec(kind="lost-reply", region="eu-west-1"))
+
+    lost = [faults.lose_reply("us-east-1") for _ in range(3)]
+
+    assert [fault.id if fault else None for fault in lost] == [twice.id, twice.id, None]
+    assert faults.active() == [always]
+    assert [faults.lose_reply("eu-west-1") for _ in range(5)] == [always] * 5
+    assert always.to_json().keys() == {"id", "kind", "region", "startedAt"}
+
+
+def test_a_second_lost_reply_in_a_region_replaces_the_first() -> None:
+    faults = FaultRegistry()
+    faults.add(spec(kind="lost-reply", region="us-east-1"))
+
+    again = faults.add(spec(kind="lost-reply", region="us-east-1", times=3))
+
+    assert faults.active() == [again]
+    assert faults.lost_reply("us-east-1") == again
+    assert again.to_json()["times"] == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        ({"kind": "lost-reply"}, "lost-reply needs 'region'"),
+        ({"kind": "lost-reply", "region": "mars-1"}, "must be one of this deployment's"),
+        ({"kind": "lost-reply", "region": "us-east-1", "times": 0}, "'times' must be from 1"),
+        ({"kind": "lost-reply", "region": "us-east-1", "times": -2}, "'times' must be from 1"),
+        ({"kind": "lost-reply", "region": "us-east-1", "times": "2"}, "whole number"),
+        ({"kind": "lost-reply", "region": "us-east-1", "times": True}, "whole number"),
+        ({"kind": "lost-reply", "region": "us-east-1", "times": 1.5}, "whole number"),
+        ({"kind": "lost-reply", "region": "us-east-1", "times": 10**9}, "'times' must be from"),
+        ({"kind": "lost-reply", "region": "us-east-1", "mode": "hang"}, "does not take 'mode'"),
+    ],
+)
+def test_a_bad_lost_reply_is_refused_with_what_to_fix(body: object, complaint: str) -> None:
+    with pytest.raises(BadFault) as refused:
+        FaultSpec.from_json(body, REGIONS)
+    assert complaint in str(refused.value)
+
+
+class Client:
+    """The client end of a request: a local socket pair, as werkzeug hands the server's
+    end to the app in ``werkzeug.socket``."""
+
+    def __init__(self) -> None:
+        self.end, self.server_end = socket.socketpair()
+
+    def hang_up(self) -> None:
+        self.end.close()
+
+    def heard_hang_up(self) -> bool:
+        """Whether the server closed the connection (an end of file, no answer)."""
+        self.end.settimeout(5)
+        return self.end.recv(1) == b""
+
+
+def lose(
+    gate: Any, region: str, target: str = "DynamoDB_20120810.TransactWriteItems"
+) -> tuple[Client, threading.Thread, list[str]]:
+    """One write through the gate, on a thread of its own, from a client that waits."""
+    client, answered = Client(), []
+
+    def send() -> None:
+        answered.append(call(gate, region, target, socket_end=client.server_end)[0])
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return client, thread, answered
+
+
+def test_a_lost_reply_applies_the_write_and_answers_nothing_until_the_client_gives_up() -> None:
+    """GIVEN a lost reply in us-east-1
+    WHEN a transaction comes THEN moto applies it, and the client hears nothing;
+    WHEN the client gives up (its read timeout) THEN the gate hangs up on it, answering
+    nothing, and the fault was used once."""
+    moto, faults = FakeMoto(), FaultRegistry()
+    gate = fault_gate(moto, faults)
+    faults.add(spec(kind="lost-reply", region="us-east-1", times=2))
+
+    client, thread, answered = lose(gate, "us-east-1")
+    poll_until(lambda: moto.calls == 1)
+    waiting = thread.is_alive() and answered == []
+    client.hang_up()
+    thread.join(timeout=5)
+
+    assert waiting
+    assert not thread.is_alive()
+    assert faults.active()[0].to_json()["times"] == 1
+
+
+def test_a_client_that_waits_past_the_cap_is_hung_up_on_without_an_answer() -> None:
+    """GIVEN a lost reply, with a 50 ms cap WHEN a client waits longer THEN after the cap
+    the connection is closed with no answer: the client cannot tell if it was applied."""
+    moto, faults = FakeMoto(), FaultRegistry()
+    gate = fault_gate(moto, faults, hang_cap_s=0.05)
+    faults.add(spec(kind="lost-reply", region="us-east-1"))
+
+    client, thread, _ = lose(gate, "us-east-1")
+    thread.join(timeout=5)
+
+    assert client.heard_hang_up()
+    assert moto.calls == 1
+
+
+def test_a_lost_reply_without_a_socket_to_close_is_an_internal_server_error() -> None:
+    """GIVEN a lost reply, with a 50 ms cap, behind a server that hands no socket
+    WHEN a write comes THEN it is applied, held for the cap, and answered 500
+    InternalServerError, which says nothing of whether it was applied."""
+    moto, faults = FakeMoto(), FaultRegistry()
+    gate = fault_gate(moto, faults, hang_cap_s=0.05)
+    faults.add(spec(kind="lost-reply", region="us-east-1"))
+
+    started = time.monotonic()
+    status, body = call(gate, "us-east-1", "DynamoDB_20120810.PutItem")
+
+    assert time.monotonic() - started >= 0.05
+    assert (status, moto.calls) == ("500 Internal Server Error", 1)
+    assert body["__type"] == "com.amazonaws.dynamodb.v20120810#InternalServerError"
+
+
+def test_a_lost_reply_passes_refused_writes_reads_and_other_regions_without_counting() -> None:
+    """GIVEN a lost reply once in us-east-1
+    WHEN a write moto refuses (a failed condition), a read, a stream call, a write to
+    eu-west-1 and the operator's own write come THEN each is answered as moto answered
+    it, and the fault is still on, with its one reply to lose."""
+    refusing, faults = FakeMoto("400 Bad Request"), FaultRegistry()
+    faults.add(spec(kind="lost-reply", region="us-east-1", times=1))
+
+    refused = call(fault_gate(refusing, faults), "us-east-1")
+    gate = fault_gate(FakeMoto(), faults)
+    others = [
+        call(gate, "us-east-1", "DynamoDB_20120810.GetItem"),
+        call(gate, "us-east-1", "DynamoDB_20120810.TransactGetItems"),
+        call(gate, "us-east-1", "DynamoDBStreams_20120810.GetRecords"),
+        call(gate, "eu-west-1", "DynamoDB_20120810.PutItem"),
+        call(gate, "us-east-1", "DynamoDB_20120810.PutItem", **{OPERATOR_HEADER: "1"}),
+    ]
+
+    assert refused[0] == "400 Bad Request"
+    assert [status for status, _ in others] == ["200 OK"] * 5
+    assert faults.active()[0].to_json()["times"] == 1
+
+
+@pytest.mark.parametrize(
+    "action", ["PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"]
+)
+def test_every_write_action_loses_its_reply(action: str) -> None:
+    moto, faults = FakeMoto(), FaultRegistry()
+    faults.add(spec(kind="lost-reply", region="us-east-1", times=1))
+
+    status, _ = call(
+        fault_gate(moto, faults, hang_cap_s=0.01), "us-east-1", f"DynamoDB_20120810.{action}"
+    )
+
+    assert (status, moto.calls, faults.active()) == ("500 Internal Server Error", 1, [])

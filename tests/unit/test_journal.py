@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from emulator.journal import (
+from emulator.cloud.journal import (
     Items,
     Journal,
     JournalCorrupt,
@@ -25,9 +25,9 @@ from emulator.journal import (
     recording,
     replay_environ,
 )
-from emulator.positions import POLLER, REPLICATION
-from emulator.replica_writes import MAX_CHANGES_PER_WRITE, Change, ReplicaWriter
-from emulator.streams import StreamPoller, StreamReader
+from emulator.cloud.positions import POLLER, REPLICATION
+from emulator.cloud.replica_writes import MAX_CHANGES_PER_WRITE, Change, ReplicaWriter
+from emulator.cloud.streams import StreamPoller, StreamReader
 
 AUTHORIZATION = (
     "AWS4-HMAC-SHA256 Credential=AKIAGATEWAYLOCAL0001/20260101/{region}/dynamodb/"

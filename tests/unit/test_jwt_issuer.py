@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from pathlib import Path
@@ -9,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from emulator.auth import COGNITO, LocalCredentials, authenticate
-from emulator.executor import Executor, load_schema
-from emulator.jwt_issuer import ISSUER, LocalIssuer
+from emulator.appsync.auth import COGNITO, LocalCredentials, authenticate
+from emulator.appsync.executor import Executor, load_schema
+from emulator.cloud.jwt_issuer import ISSUER, LocalIssuer
 
 
 @pytest.fixture
@@ -100,7 +101,7 @@ def test_group_directives_are_enforced(issuer: LocalIssuer) -> None:
         headers = {"authorization": issuer.mint("u-1", groups)}
         caller = authenticate(LocalCredentials(), "eu-west-1", headers, None, issuer)
         assert caller is not None
-        return executor.execute(query, None, None, caller).response
+        return asyncio.run(executor.execute(query, None, None, caller)).response
 
     refused = as_user(["customers"])
     assert refused["errors"][0]["errorType"] == "Unauthorized"

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from graphql import GraphQLObjectType, GraphQLScalarType, GraphQLSchema
 
-from emulator.auth import API_KEY, COGNITO, Caller
-from emulator.executor import Executor, load_schema
-from emulator.mock import ALL, MISSING, MockLambda, UnknownSubscription, emit
-from emulator.mock_data import CURRENCIES, MockData
-from emulator.schema_gate import load_schema_text
-from emulator.subscriptions import Subscriptions
+from cli.schema_gate import load_schema_text
+from emulator.appsync.auth import API_KEY, COGNITO, Caller
+from emulator.appsync.executor import Executor, load_schema
+from emulator.appsync.subscriptions import Subscriptions
+from emulator.mock.data import CURRENCIES, MockData
+from emulator.mock.stand_in import ALL, MISSING, MockLambda, UnknownSubscription, emit
 from schema import export
 
 STAFF = Caller(COGNITO, {"sub": "staff-1", "groups": ["staff"]})
@@ -59,7 +59,7 @@ def executor(schema: GraphQLSchema, mode: str, fake: FakeLambda, seed: int = 0) 
 
 
 def run(ex: Executor, query: str, caller: Caller = STAFF) -> dict[str, Any]:
-    return ex.execute(query, None, None, caller).response
+    return asyncio.run(ex.execute(query, None, None, caller)).response
 
 
 def is_valid(schema: GraphQLSchema, scalar: str, value: str) -> bool:
@@ -219,7 +219,7 @@ def test_emit_reaches_each_subscriber_with_an_event_that_matches_its_filter() ->
         query = (
             f'subscription {{ onProductChanged(category: "{category}") {{ name category stock }} }}'
         )
-        subscriptions.subscribe(query, None, None, PUBLIC, inbox)
+        asyncio.run(subscriptions.subscribe(query, None, None, PUBLIC, inbox))
 
     answer = asyncio.run(emit([region], MockData(), "onProductChanged", {"stock": 0}, 1))  # type: ignore[list-item]
 

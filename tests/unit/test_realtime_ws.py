@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import hashlib
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from emulator.auth import API_KEY, Caller
-from emulator.executor import load_schema, subscribed_mutations
-from emulator.realtime_ws import AppSyncRealtimeSession
+from emulator.appsync.auth import API_KEY, Caller, LocalCredentials, authenticate
+from emulator.appsync.executor import load_schema, subscribed_mutations
+from emulator.appsync.realtime_ws import AppSyncRealtimeSession
+from emulator.appsync.subscriptions import Subscriptions
 from emulator.region import RegionRuntime
-from emulator.subscriptions import Subscriptions
 from tests.unit.fake_sockets import AsgiReceive
 
 SCHEMA = load_schema()
@@ -375,3 +378,58 @@ def test_a_frame_that_is_not_json_text_is_a_malformed_message(frame: str | bytes
 
     assert errors_of(socket.sent[1]) == ["MalformedMessage"]
     assert errors_of(socket.sent[2]) == ["UnsupportedOperation"]
+
+
+class SigningRegion(FakeRegion):
+    """A region that checks credentials as ``gateway dev`` does, SigV4 included."""
+
+    credentials = LocalCredentials()
+
+    def authenticate(
+        self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
+    ) -> Caller | None:
+        if "x-api-key" in headers:
+            return super().authenticate(headers, request)
+        return authenticate(self.credentials, "us-east-1", headers, request)
+
+
+def iam_authorization(data: str, content_hash: str) -> dict[str, str]:
+    """What an IAM client puts in a start's extensions.authorization: a POST to /graphql
+    with ``data`` as its body, signed with ``x-amz-content-sha256: content_hash``."""
+    host = "127.0.0.1:4000"
+    request = AWSRequest(
+        method="POST",
+        url=f"https://{host}/graphql",
+        data=data.encode(),
+        headers={"content-type": "application/json", "X-Amz-Content-SHA256": content_hash},
+    )
+    SigV4Auth(SigningRegion.credentials.botocore(), "appsync", "us-east-1").add_auth(request)
+    return {**{name.lower(): value for name, value in request.headers.items()}, "host": host}
+
+
+@pytest.mark.parametrize(
+    "content_hash",
+    [
+        hashlib.sha256(json.dumps({"query": TOYS, "variables": {}}).encode()).hexdigest(),
+        "UNSIGNED-PAYLOAD",
+    ],
+    ids=["hash-of-the-signed-start", "unsigned-payload"],
+)
+def test_a_starts_iam_signature_does_not_carry_over_to_another_subscription(
+    content_hash: str,
+) -> None:
+    """
+    GIVEN the IAM authorization a client signed for one start (toys), naming its payload
+          in x-amz-content-sha256 (or UNSIGNED-PAYLOAD)
+    WHEN another start reuses it for another subscription (every product)
+    THEN that start gets UnauthorizedException under its id, and registers nothing
+    """
+    region = SigningRegion()
+    authorization = iam_authorization(json.dumps({"query": TOYS, "variables": {}}), content_hash)
+    everything = "subscription { onProductChanged { id name stock } }"
+
+    socket = play([init(), start("b", everything, authorization), region.count], region)
+
+    assert (socket.sent[-1]["type"], socket.sent[-1].get("id")) == ("error", "b")
+    assert errors_of(socket.sent[-1]) == ["UnauthorizedException"]
+    assert region.registered == [0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from importlib import resources
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from graphql import build_schema, execute_sync, parse
 
-from emulator import scalars
+from emulator.appsync import scalars
 
 SDL = """
 type Query {
@@ -22,7 +23,7 @@ type Query {
 
 
 def _echo(variables: dict[str, Any]) -> tuple[Any, list[str]]:
-    prelude = resources.files("emulator").joinpath("appsync.graphql").read_text()
+    prelude = resources.files("schema").joinpath("appsync.graphql").read_text()
     schema = build_schema(prelude + SDL)
     scalars.install(schema)
     declared = ", ".join(
@@ -99,14 +100,14 @@ def test_invalid_input_names_the_scalar_and_reaches_no_resolver(name: str, value
 def test_a_bad_literal_in_an_operation_is_a_validation_error_and_invokes_nothing() -> None:
     """GIVEN registerCustomer with a literal email that is not one WHEN executed THEN
     errorType ValidationError naming AWSEmail, and the resolver Lambda is not invoked."""
-    from emulator.auth import Caller
-    from emulator.executor import Executor, load_schema
+    from emulator.appsync.auth import Caller
+    from emulator.appsync.executor import Executor, load_schema
 
     invoked: list[dict[str, Any]] = []
     executor = Executor(load_schema(), invoked.append)
     query = 'mutation { registerCustomer(input: {email: "nope", name: "Ana"}) { id } }'
 
-    outcome = executor.execute(query, None, None, Caller("API_KEY"))
+    outcome = asyncio.run(executor.execute(query, None, None, Caller("API_KEY")))
 
     error = outcome.response["errors"][0]
     assert (error["errorType"], "AWSEmail" in error["message"]) == ("ValidationError", True)

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from emulator import schema_cli
-from emulator.schema_gate import (
+from cli import schema_commands
+from cli.schema_gate import (
     breaking_section,
     compare,
     load_schema_text,
@@ -62,10 +62,10 @@ class Project:
 def run_schema_command(argv: list[str]) -> Ran:
     """`gateway schema ARGV`, in this process, with what it printed."""
     parser = argparse.ArgumentParser(prog="gateway")
-    schema_cli.add_command(parser.add_subparsers(dest="command"))
+    schema_commands.add_command(parser.add_subparsers(dest="command"))
     args = parser.parse_args(["schema", *argv])
     out, err = io.StringIO(), io.StringIO()
-    code = schema_cli.run(args, out, err, today=TODAY)
+    code = schema_commands.run(args, out, err, today=TODAY)
     return Ran(code, out.getvalue(), err.getvalue())
 
 

@@ -81,7 +81,7 @@ def test_a_redeclared_appsync_scalar_says_to_leave_it_out(tmp_path: Path) -> Non
 
     assert ran.code == 2
     assert "AppSync declares it itself, so leave it out" in ran.err
-    assert ran.err.index("schema.graphql:") < ran.err.index("emulator/appsync.graphql")
+    assert ran.err.index("schema.graphql:") < ran.err.index("schema/appsync.graphql")
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,11 @@ from typing import Any
 import pytest
 from graphql import GraphQLError
 
-from domain.errors import Unauthorized, ValidationError
-from emulator.auth import API_KEY, AWS_IAM, Caller
-from emulator.executor import load_schema, subscribed_mutations
-from emulator.subscriptions import Subscriptions
+from domain.errors import LimitExceeded, Unauthorized, ValidationError
+from emulator.appsync.auth import API_KEY, AWS_IAM, Caller
+from emulator.appsync.executor import load_schema, subscribed_mutations
+from emulator.appsync.limits import Limits
+from emulator.appsync.subscriptions import Subscriptions
 
 SCHEMA = load_schema()
 API_KEY_CALLER = Caller(API_KEY)
@@ -75,7 +76,7 @@ def publish_all(
 
 def subscribe(subs: Subscriptions, query: str, variables: dict[str, Any] | None = None) -> Inbox:
     inbox = Inbox()
-    subs.subscribe(query, variables, None, API_KEY_CALLER, inbox)
+    asyncio.run(subs.subscribe(query, variables, None, API_KEY_CALLER, inbox))
     return inbox
 
 
@@ -204,7 +205,7 @@ def test_unsubscribing_stops_delivery(loop: asyncio.AbstractEventLoop) -> None:
     """
     subs = subscriptions()
     inbox = Inbox()
-    subscription = subs.subscribe(ON_ANY_PRODUCT, None, None, API_KEY_CALLER, inbox)
+    subscription = asyncio.run(subs.subscribe(ON_ANY_PRODUCT, None, None, API_KEY_CALLER, inbox))
     assert len(subs) == 1
 
     subs.unsubscribe(subscription)
@@ -245,7 +246,7 @@ def test_a_subscriber_whose_send_fails_does_not_stop_the_others(
     async def broken(message: dict[str, Any]) -> None:
         raise ConnectionResetError("client went away")
 
-    subs.subscribe(ON_ANY_PRODUCT, None, None, API_KEY_CALLER, broken)
+    asyncio.run(subs.subscribe(ON_ANY_PRODUCT, None, None, API_KEY_CALLER, broken))
     inbox = subscribe(subs, ON_ANY_PRODUCT)
 
     reached = publish_all(loop, subs, product())
@@ -279,7 +280,7 @@ def test_an_invalid_subscription_is_refused_with_a_graphql_error(
     subs = subscriptions()
 
     with pytest.raises(GraphQLError):
-        subs.subscribe(query, variables, None, API_KEY_CALLER, Inbox())
+        asyncio.run(subs.subscribe(query, variables, None, API_KEY_CALLER, Inbox()))
 
     assert len(subs) == 0
 
@@ -293,7 +294,9 @@ def test_a_query_is_not_a_subscription() -> None:
     subs = subscriptions()
 
     with pytest.raises(ValidationError):
-        subs.subscribe('{ product(id: "p-1") { id } }', None, None, API_KEY_CALLER, Inbox())
+        asyncio.run(
+            subs.subscribe('{ product(id: "p-1") { id } }', None, None, API_KEY_CALLER, Inbox())
+        )
 
     assert len(subs) == 0
 
@@ -307,7 +310,22 @@ def test_an_iam_caller_may_not_subscribe_to_an_api_key_only_field() -> None:
     subs = subscriptions()
 
     with pytest.raises(Unauthorized) as raised:
-        subs.subscribe(ON_ANY_PRODUCT, None, None, Caller(AWS_IAM), Inbox())
+        asyncio.run(subs.subscribe(ON_ANY_PRODUCT, None, None, Caller(AWS_IAM), Inbox()))
 
     assert "onProductChanged" in raised.value.message
+    assert len(subs) == 0
+
+
+def test_a_subscription_start_goes_through_the_resolver_count_limit() -> None:
+    """
+    GIVEN a resolver count limit of 5
+    WHEN a subscription start selects 6 aliased root fields
+    THEN it is refused with LimitExceeded (before validation, which would only say
+         "one field"), and nothing is registered
+    """
+    subs = Subscriptions(SCHEMA, subscribed_mutations(SCHEMA), Limits(max_resolvers=5))
+    fields = " ".join(f"a{index}: onProductChanged {{ id }}" for index in range(6))
+
+    with pytest.raises(LimitExceeded, match="6 resolvers; the limit is 5"):
+        subscribe(subs, "subscription { " + fields + " }")
     assert len(subs) == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from emulator import chaos
+from cli import chaos
 from emulator.telemetry import RegionMetrics
 from projections.observability import Observability
 

@@ -10,11 +10,11 @@ from typing import Any, cast
 import pytest
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from emulator.auth import API_KEY, AWS_IAM, Caller
-from emulator.executor import load_schema, subscribed_mutations
+from emulator.appsync.auth import API_KEY, AWS_IAM, Caller
+from emulator.appsync.executor import load_schema, subscribed_mutations
+from emulator.appsync.subscriptions import Subscriptions
+from emulator.appsync.transport_ws import PROTOCOL, TransportWsSession
 from emulator.region import RegionRuntime
-from emulator.subscriptions import Subscriptions
-from emulator.transport_ws import PROTOCOL, TransportWsSession
 from tests.unit.fake_sockets import AsgiReceive
 
 SCHEMA = load_schema()

@@ -1,0 +1,1 @@
+"""Mock mode: generated answers before the back end exists."""
