@@ -6,7 +6,9 @@ every write the old primary took before it has arrived too, then promote the new
 region (ACTIVE, the next epoch). Forced (the old primary is lost): promote at once,
 and say how much may be lost: the replication lag from the old primary at the time.
 
-The same steps work against AWS: only the clients differ.
+The same steps run against a deployed stage (``--stage``): only the clients differ
+(:mod:`cli.targets`). There the loss window comes from CloudWatch's
+``ReplicationLatency`` of the global table, from the old primary to the new one.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ import argparse
 import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cli import cloudwatch, targets
+from cli.targets import Target
 from domain import records
 from domain.control import Control, MalformedControl, parse
 from domain.dependencies import utc_now
@@ -224,31 +227,39 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         help="promote even if the old primary cannot be reached; what it had not yet "
         "replicated may be lost",
     )
-    parser.add_argument("--state-dir", default=".gateway", help="gateway dev's state directory")
+    targets.add_arguments(parser)
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """``gateway failover`` against a running ``gateway dev``."""
-    from cli.chaos import Admin, Unreachable
-    from emulator.statefile import find
+    """``gateway failover`` against a running ``gateway dev`` or a deployed stage.
 
-    running = find(Path(args.state_dir))
-    running.credentials.install()
-    clients = {region: running.settings(region).dynamodb(region) for region in running.regions}
-    admin = Admin(running.urls[0], running.operator_token)
+    A stage is looked up from ``--to``'s region first: the region to promote is the one
+    that must answer, whichever else is lost.
+    """
+    target = targets.open_target(args, args.to, start_there=True)
+    return fail_over(target, args.to, args.force, out, err)
 
-    def lag_ms(_old: str, new: str) -> int | None:
-        try:
-            status = admin.call("GET", "/status")
-        except Unreachable:
-            return None
-        observed = {region["name"]: region["replication"]["lagMs"] for region in status["regions"]}
-        return max(int(status["replication"]["lagMs"]), int(observed.get(new, 0)))
 
-    table = running.settings(running.regions[0]).write_table
+def fail_over(
+    target: Target,
+    to_region: str,
+    force: bool,
+    out: TextIO,
+    err: TextIO,
+    pause: Callable[[float], None] = time.sleep,
+) -> int:
+    """Fail ``target`` over to ``to_region`` and say what happened; the exit code."""
+    clients = {region: target.dynamodb(region) for region in target.regions}
+    lag = _emulator_lag(target) if target.is_local else _replication_latency(target)
     try:
         report = failover(
-            clients, table, running.regions[0], args.to, force=args.force, replication_lag_ms=lag_ms
+            clients,
+            target.write_table,
+            target.primary,
+            to_region,
+            force=force,
+            replication_lag_ms=lag,
+            pause=pause,
         )
     except FailoverError as error:
         print(f"gateway failover: {error}", file=err)
@@ -270,3 +281,32 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
             file=out,
         )
     return 0
+
+
+def _emulator_lag(target: Target) -> Callable[[str, str], int | None]:
+    """How far a region trails, as the running ``gateway dev`` measures it."""
+    from cli.chaos import Admin, Unreachable
+
+    assert target.local is not None
+    admin = Admin(target.local.urls[0], target.local.operator_token)
+
+    def lag_ms(_old: str, new: str) -> int | None:
+        try:
+            status = admin.call("GET", "/status")
+        except Unreachable:
+            return None
+        observed = {region["name"]: region["replication"]["lagMs"] for region in status["regions"]}
+        return max(int(status["replication"]["lagMs"]), int(observed.get(new, 0)))
+
+    return lag_ms
+
+
+def _replication_latency(target: Target) -> Callable[[str, str], int | None]:
+    """How far a region trails, as CloudWatch last saw the global table's replication."""
+
+    def lag_ms(old: str, new: str) -> int | None:
+        return cloudwatch.replication_latency_ms(
+            target.client("cloudwatch", old), target.write_table, new
+        )
+
+    return lag_ms
