@@ -1,5 +1,5 @@
-"""The operator's tools: ``failover``, ``dlq``, ``projections``, ``status`` and ``chaos``,
-against a running ``gateway dev`` or a deployed stage.
+"""The operator's tools: ``failover``, ``dlq``, ``projections``, ``status``, ``chaos`` and
+``smoke``, against a running ``gateway dev`` or a deployed stage.
 
 One place answers for what they share: no deployment to act on is exit 1 with what to
 do; a region the deployment lacks, or options that contradict, exit 2; and a refused AWS
@@ -14,11 +14,11 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cli import chaos, failover, operations, status
+from cli import chaos, failover, operations, smoke, status
 from cli.targets import BadRequest, TargetError
 from emulator.statefile import NotRunning
 
-COMMANDS = ("projections", "dlq", "chaos", "status", "failover")
+COMMANDS = ("projections", "dlq", "chaos", "status", "failover", "smoke")
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -26,6 +26,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     chaos.add_commands(commands)
     status.add_command(commands)
     failover.add_command(commands)
+    smoke.add_command(commands)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             return status.run(args, out, err)
         if args.command == "failover":
             return failover.run(args, out, err)
+        if args.command == "smoke":
+            return smoke.run(args, out, err)
         return operations.run(args, out, err)
     except BadRequest as error:
         print(f"gateway: {error}", file=err)
