@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cli.stream_records import created
 from domain import records
 
 # What a receive hides a message for: long enough to redrive one batch, short enough
@@ -42,7 +42,6 @@ REPLAY_LOOKBACK = timedelta(hours=1)
 # The stream gives creation times to the second.
 _CLOCK_SLACK = timedelta(seconds=1)
 _EMPTY_PAGES = 5
-_deserializer = TypeDeserializer()
 
 
 class BatchInfo(NamedTuple):
@@ -210,7 +209,7 @@ def read_batch(streams: Any, batch: BatchInfo, failed_at: datetime | None) -> li
     earliest = batch.first_arrival - _CLOCK_SLACK
     latest = (failed_at or batch.last_arrival) + _CLOCK_SLACK
     for record in found:
-        made = _created(record)
+        made = created(record)
         if made is None or not earliest <= made <= latest:
             return []
     return found
@@ -227,15 +226,6 @@ def _records_until(streams: Any, iterator: str | None, end: int) -> Iterator[dic
             if int(record["dynamodb"]["SequenceNumber"]) > end:
                 return
             yield record
-
-
-def _created(record: dict[str, Any]) -> datetime | None:
-    made = record.get("dynamodb", {}).get("ApproximateCreationDateTime")
-    if isinstance(made, datetime):
-        return made if made.tzinfo else made.replace(tzinfo=UTC)
-    if isinstance(made, int | float) and not isinstance(made, bool):
-        return datetime.fromtimestamp(made, UTC)
-    return None
 
 
 class WrittenEvents:
@@ -282,48 +272,3 @@ def _stamp(moment: datetime) -> str:
     """As the domain writes ``occurredAt``: to the millisecond, in UTC, with a Z."""
     text = moment.astimezone(UTC).isoformat(timespec="milliseconds")
     return text.replace("+00:00", "Z")
-
-
-def lambda_record(record: dict[str, Any], region: str, stream_arn: str) -> dict[str, Any]:
-    """A stream record as Lambda hands it over: the creation time in epoch seconds (the
-    event is JSON; boto3 parses it into a datetime), the stream's ARN and region."""
-    change = dict(record["dynamodb"])
-    made = _created(record)
-    if made is not None:
-        change["ApproximateCreationDateTime"] = int(made.timestamp())
-    return {**record, "dynamodb": change, "eventSourceARN": stream_arn, "awsRegion": region}
-
-
-def replayed_record(
-    item: dict[str, Any], position: int, region: str, stream_arn: str
-) -> dict[str, Any]:
-    """An event item from the write table, as the stream record its write made."""
-    key = {name: item[name] for name in (records.PARTITION_KEY, records.SORT_KEY)}
-    written = datetime.fromisoformat(item["occurredAt"]["S"])
-    return {
-        "eventID": f"replayed-{position}",
-        "eventName": "INSERT",
-        "eventVersion": "1.1",
-        "eventSource": "aws:dynamodb",
-        "awsRegion": region,
-        "eventSourceARN": stream_arn,
-        "dynamodb": {
-            "ApproximateCreationDateTime": int(written.timestamp()),
-            "Keys": key,
-            "NewImage": item,
-            # Unique within the batch, which is all the handler's failure report needs.
-            "SequenceNumber": str(position),
-            "StreamViewType": "NEW_IMAGE",
-        },
-    }
-
-
-def describe(record: dict[str, Any]) -> str:
-    """A record's item, for people: ``ORDER#o-1 EVENT#0000000002 OrderPlaced``."""
-    change = record.get("dynamodb", {})
-    image = change.get("NewImage") or change.get("Keys") or {}
-    plain = {name: _deserializer.deserialize(value) for name, value in image.items()}
-    words = [str(plain.get(records.PARTITION_KEY, "?")), str(plain.get(records.SORT_KEY, "?"))]
-    if "eventType" in plain:
-        words.append(str(plain["eventType"]))
-    return " ".join(words)

@@ -21,11 +21,9 @@ from cli.dead_letters import (
     DeadLetter,
     DeadLetterQueue,
     WrittenEvents,
-    describe,
-    lambda_record,
     read_batch,
-    replayed_record,
 )
+from cli.stream_records import describe, lambda_record, replayed_record
 from cli.targets import Target
 from domain import records
 

@@ -7,23 +7,18 @@ region (ACTIVE, the next epoch). Forced (the old primary is lost): promote at on
 and say how much may be lost: the replication lag from the old primary at the time.
 
 The same steps run against a deployed stage (``--stage``): only the clients differ
-(:mod:`cli.targets`). There the loss window comes from CloudWatch's
-``ReplicationLatency`` of the global table, from the old primary to the new one.
+(:mod:`cli.failover_command` runs them on a target).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cli import cloudwatch, targets
-from cli.targets import Target
 from domain import records
 from domain.control import Control, MalformedControl, parse
 from domain.dependencies import utc_now
@@ -214,99 +209,3 @@ def _encode(values: dict[str, Any]) -> dict[str, Any]:
 
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
-
-
-def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "failover", help="move the primary to another region (fence, drain, promote)"
-    )
-    parser.add_argument("--to", required=True, metavar="REGION", help="the new primary")
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="promote even if the old primary cannot be reached; what it had not yet "
-        "replicated may be lost",
-    )
-    targets.add_arguments(parser)
-
-
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """``gateway failover`` against a running ``gateway dev`` or a deployed stage.
-
-    A stage is looked up from ``--to``'s region first: the region to promote is the one
-    that must answer, whichever else is lost.
-    """
-    target = targets.open_target(args, args.to, start_there=True)
-    return fail_over(target, args.to, args.force, out, err)
-
-
-def fail_over(
-    target: Target,
-    to_region: str,
-    force: bool,
-    out: TextIO,
-    err: TextIO,
-    pause: Callable[[float], None] = time.sleep,
-) -> int:
-    """Fail ``target`` over to ``to_region`` and say what happened; the exit code."""
-    clients = {region: target.dynamodb(region) for region in target.regions}
-    lag = _emulator_lag(target) if target.is_local else _replication_latency(target)
-    try:
-        report = failover(
-            clients,
-            target.write_table,
-            target.primary,
-            to_region,
-            force=force,
-            replication_lag_ms=lag,
-            pause=pause,
-        )
-    except FailoverError as error:
-        print(f"gateway failover: {error}", file=err)
-        return 2
-    print(
-        f"{report.new_primary} is the primary now (epoch {report.epoch}; was "
-        f"{report.old_primary}); took {report.took_ms} ms",
-        file=out,
-    )
-    if report.forced:
-        window = (
-            "unknown"
-            if report.data_loss_window_ms is None
-            else (f"{report.data_loss_window_ms} ms")
-        )
-        print(
-            f"forced: writes {report.old_primary} took in the last {window} before it was "
-            "lost may be missing, and arrive late if it returns",
-            file=out,
-        )
-    return 0
-
-
-def _emulator_lag(target: Target) -> Callable[[str, str], int | None]:
-    """How far a region trails, as the running ``gateway dev`` measures it."""
-    from cli.chaos import Admin, Unreachable
-
-    assert target.local is not None
-    admin = Admin(target.local.urls[0], target.local.operator_token)
-
-    def lag_ms(_old: str, new: str) -> int | None:
-        try:
-            status = admin.call("GET", "/status")
-        except Unreachable:
-            return None
-        observed = {region["name"]: region["replication"]["lagMs"] for region in status["regions"]}
-        return max(int(status["replication"]["lagMs"]), int(observed.get(new, 0)))
-
-    return lag_ms
-
-
-def _replication_latency(target: Target) -> Callable[[str, str], int | None]:
-    """How far a region trails, as CloudWatch last saw the global table's replication."""
-
-    def lag_ms(old: str, new: str) -> int | None:
-        return cloudwatch.replication_latency_ms(
-            target.client("cloudwatch", old), target.write_table, new
-        )
-
-    return lag_ms

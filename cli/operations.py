@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from cli import dlq, targets
+from cli import dlq, target_args
 from cli.targets import Target
 from projections.observability import Observability
 from projections.publish import AppSyncPublisher, Publisher
@@ -51,7 +51,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="one region (default: every region)")
-    targets.add_arguments(parser)
+    target_args.add_arguments(parser)
 
 
 def run(
@@ -65,9 +65,9 @@ def run(
     Raises
     ------
     emulator.statefile.NotRunning, cli.targets.TargetError
-        There is no deployment to act on (:func:`cli.targets.open_target`).
+        There is no deployment to act on (:func:`cli.target_args.open_target`).
     """
-    target = targets.open_target(args, args.region)
+    target = target_args.open_target(args, args.region)
     regions = target.select(args.region)
     if args.command == "projections":
         return _rebuild(target, regions, args, out, err)

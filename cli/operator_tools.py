@@ -14,7 +14,7 @@ from typing import TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cli import chaos, failover, operations, smoke, status
+from cli import chaos, failover_command, operations, smoke, status
 from cli.targets import BadRequest, TargetError
 from emulator.statefile import NotRunning
 
@@ -25,7 +25,7 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     operations.add_commands(commands)
     chaos.add_commands(commands)
     status.add_command(commands)
-    failover.add_command(commands)
+    failover_command.add_command(commands)
     smoke.add_command(commands)
 
 
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         if args.command == "status":
             return status.run(args, out, err)
         if args.command == "failover":
-            return failover.run(args, out, err)
+            return failover_command.run(args, out, err)
         if args.command == "smoke":
             return smoke.run(args, out, err)
         return operations.run(args, out, err)

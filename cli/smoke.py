@@ -30,7 +30,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TextIO
 
-from cli import smoke_alarms, smoke_signin, targets
+from cli import smoke_alarms, smoke_signin, target_args
 from cli.checks import Failed, Result, Skipped
 from cli.graphql_client import GraphQLFailed, Subscription, Unreachable, post
 from cli.targets import Target
@@ -52,7 +52,7 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     parser = commands.add_parser(
         "smoke", help="check a deployment end to end: regions, public endpoint, write, alarms"
     )
-    targets.add_arguments(parser)
+    target_args.add_arguments(parser)
     parser.add_argument(
         "--region", help="with --stage: where to look the stage up (default: the profile's)"
     )
@@ -66,7 +66,7 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Run every check; 0 when none failed, 1 when one did, 2 when asked wrongly."""
-    target = targets.open_target(args, args.region)
+    target = target_args.open_target(args, args.region)
     try:
         sign_in = smoke_signin.sign_in_step(target, args)
     except smoke_signin.NeedsInput as error:

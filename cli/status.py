@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cli import cloudwatch, dlq, targets
+from cli import cloudwatch, dlq, target_args
 from cli.chaos import Admin, Refused, Unreachable, fault_line, print_table
 from cli.failover import FailoverError, read_control
 from cli.targets import Target
@@ -38,12 +38,12 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.add_argument("--region", help="one region (default: every region)")
-    targets.add_arguments(status)
+    target_args.add_arguments(status)
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Print the status; 0 done, 1 the emulator's part could not be read."""
-    target = targets.open_target(args, args.region)
+    target = target_args.open_target(args, args.region)
     deployment = read_deployment(target, target.select(args.region))
     emulator: dict[str, Any] | None = None
     if target.local is not None:

@@ -4,15 +4,14 @@ deployed stage.
 The operator's commands (``failover``, ``dlq``, ``projections rebuild``, ``status``,
 ``smoke``) work on a :class:`Target`, so the same code runs against both. Both are
 described by the stacks' outputs (:mod:`infra.outputs`): a stage's come from
-CloudFormation (DescribeStacks of ``Gateway-<stage>-<region>`` in each region, the
-first region's ``Regions`` output naming the others), a local one's from the state
-file ``gateway dev`` writes. Only the clients differ: the local ones sign with the
-local key pair and call the local cloud; a stage's use the AWS profile.
+CloudFormation (:mod:`cli.stage_stacks`), a local one's from the state file ``gateway
+dev`` writes (:func:`local_target`); the command line says which
+(:mod:`cli.target_args`). Only the clients differ: the local ones sign with the local
+key pair and call the local cloud; a stage's use the AWS profile.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +20,9 @@ from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
-from emulator.statefile import DEFAULT_STATE_DIR, RunningDev, find
+from emulator.statefile import RunningDev
 from infra import outputs as names
-
-# The edge stack's region: CloudFront takes its certificate and function only there.
-EDGE_REGION = "us-east-1"
 
 
 class TargetError(Exception):
@@ -174,51 +169,6 @@ class Target:
         return f"{self.description} has {', '.join(self.regions)}"
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--state-dir`` (a running ``gateway dev``) or ``--stage`` (a deployed one)."""
-    parser.add_argument(
-        "--state-dir",
-        default=None,
-        help=f"the running gateway dev's state directory (default {DEFAULT_STATE_DIR})",
-    )
-    parser.add_argument(
-        "--stage", help="a deployed stage instead: its stacks' outputs say where everything is"
-    )
-    parser.add_argument("--profile", help="the AWS profile to use with --stage")
-
-
-def open_target(
-    args: argparse.Namespace, region: str | None = None, *, start_there: bool = False
-) -> Target:
-    """The deployment the command line names.
-
-    A stage's stacks are looked up in the profile's region first, then in ``region``
-    (the one the command names), or the other way round with ``start_there`` (a
-    failover starts from the region it promotes: the other may be the one that is
-    lost); the first stack found names the other regions.
-
-    Raises
-    ------
-    emulator.statefile.NotRunning
-        No ``--stage``, and no ``gateway dev`` runs with ``--state-dir``.
-    TargetError
-        The stage cannot be found or read, or the options contradict each other.
-    """
-    if args.stage is None:
-        if args.profile is not None:
-            raise BadRequest("--profile goes with --stage: a local gateway dev needs none")
-        state_dir = Path(args.state_dir or DEFAULT_STATE_DIR)
-        return local_target(find(state_dir), state_dir)
-    if args.state_dir is not None:
-        raise BadRequest("name either --stage or --state-dir, not both")
-    try:
-        session = boto3.Session(profile_name=args.profile)
-    except ProfileNotFound as error:
-        raise TargetError(str(error)) from None
-    starts = [session.region_name, region]
-    return stage_target(session, args.stage, starts[::-1] if start_there else starts)
-
-
 def local_target(running: RunningDev, state_dir: Path) -> Target:
     """A running ``gateway dev``: its clients sign with its key pair, at its cloud.
 
@@ -252,7 +202,7 @@ def local_target(running: RunningDev, state_dir: Path) -> Target:
         resources=resources,
         session=session,
         # As the Lambdas' own clients locally: a hung region holds a command for seconds.
-        config=_config(connect_timeout=1, read_timeout=2),
+        config=client_config(connect_timeout=1, read_timeout=2),
         endpoint_url=running.endpoint_url,
         public_url=f"{public}/graphql",
         public_realtime_url=f"{realtime}/graphql/realtime",
@@ -261,110 +211,8 @@ def local_target(running: RunningDev, state_dir: Path) -> Target:
     )
 
 
-def stage_target(
-    session: boto3.Session, stage: str, starts: Sequence[str | None]
-) -> Target:
-    """A deployed stage, found through its stacks' outputs.
-
-    Its stack is looked up in each of ``starts`` in turn until one is found; that
-    region's outputs name the others. Another region's stack that cannot be read is
-    left out, with why (:attr:`Target.unreadable`).
-
-    Raises
-    ------
-    TargetError
-        No region to start from, no credentials, or a stack that is missing or lacks
-        an output the tools need.
-    """
-    candidates = list(dict.fromkeys(region for region in starts if region))
-    if not candidates:
-        raise TargetError(
-            f"where is stage {stage}? name one of its regions with --region, or set a "
-            "region in the AWS profile"
-        )
-    start, first = _first_stack(session, stage, candidates)
-    regions = [name.strip() for name in first.get(names.REGIONS, "").split(",") if name.strip()]
-    if start not in regions:
-        raise TargetError(
-            f"{names.region_stack(stage, start)} does not list its own region in its "
-            f"{names.REGIONS} output; deploy the stage again with this version of infra/"
-        )
-    resources: dict[str, RegionResources] = {}
-    unreadable: dict[str, str] = {}
-    for region in regions:
-        stack = names.region_stack(stage, region)
-        try:
-            found = first if region == start else _stack_outputs(session, stack, region)
-            resources[region] = RegionResources.from_outputs(found, f"stack {stack} ({region})")
-        except TargetError as error:
-            if region == start:
-                raise
-            unreadable[region] = str(error)
-    try:
-        edge = _stack_outputs(session, names.edge_stack(stage), EDGE_REGION, required=False)
-    except TargetError:  # the public name is for the smoke alone; it says what is missing
-        edge = {}
-    named = session.profile_name not in (None, "default")
-    profile = f", profile {session.profile_name}" if named else ""
-    return Target(
-        description=f"stage {stage}{profile}",
-        primary=first[names.PRIMARY_REGION],
-        regions=tuple(regions),
-        resources=resources,
-        session=session,
-        config=_config(connect_timeout=3, read_timeout=10),
-        public_url=edge.get(names.PUBLIC_URL),
-        public_realtime_url=edge.get(names.PUBLIC_REALTIME_URL),
-        unreadable=unreadable,
-    )
-
-
-def _first_stack(
-    session: boto3.Session, stage: str, candidates: list[str]
-) -> tuple[str, dict[str, str]]:
-    """The first of ``candidates`` whose stack can be read, and its outputs."""
-    failure = TargetError(f"stage {stage} was not found")
-    for region in candidates:
-        try:
-            return region, _stack_outputs(session, names.region_stack(stage, region), region)
-        except TargetError as error:
-            failure = error
-    raise failure
-
-
-def _stack_outputs(
-    session: boto3.Session, stack: str, region: str, *, required: bool = True
-) -> dict[str, str]:
-    """A stack's outputs by name; {} for a missing stack that is not ``required``."""
-    client = session.client("cloudformation", region_name=region, config=_config(3, 10, 2))
-    try:
-        described = client.describe_stacks(StackName=stack)["Stacks"]
-    except NoCredentialsError:
-        raise TargetError(
-            "no AWS credentials: pass --profile, or sign in (aws sso login, or the "
-            "AWS_* environment variables)"
-        ) from None
-    except ClientError as error:
-        code = error.response.get("Error", {}).get("Code", "")
-        message = error.response.get("Error", {}).get("Message", "")
-        # CloudFormation has no error code of its own for a missing stack.
-        if code == "ValidationError" and "does not exist" in message:
-            if not required:
-                return {}
-            raise TargetError(
-                f"no stack {stack} in {region}: is the stage deployed there (`cdk deploy`)?"
-            ) from None
-        raise TargetError(f"cannot read stack {stack} in {region} ({code})") from None
-    except BotoCoreError as error:
-        raise TargetError(f"cannot reach CloudFormation in {region}: {error}") from None
-    return {
-        output["OutputKey"]: output["OutputValue"]
-        for stack_description in described
-        for output in stack_description.get("Outputs", [])
-    }
-
-
-def _config(connect_timeout: float, read_timeout: float, attempts: int = 3) -> Config:
+def client_config(connect_timeout: float, read_timeout: float, attempts: int = 3) -> Config:
+    """Bounded waits: a region that hangs holds a command for seconds, not minutes."""
     return Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,

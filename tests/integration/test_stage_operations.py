@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from cli import failover, operations, operator_tools, status, targets
+from cli import failover_command, operations, operator_tools, status, target_args
 from cli.failover import read_control
 from cli.main import _parser
 from emulator.cloud import moto_fixes
@@ -77,7 +77,7 @@ def test_a_stage_is_found_through_its_stacks_outputs(stage: Stage) -> None:
     exists, the public URL."""
     args = _parser().parse_args(_on_stage("dlq", "list"))
 
-    target = targets.open_target(args, args.region)
+    target = target_args.open_target(args, args.region)
 
     assert target.regions == (PRIMARY, REPLICA)
     assert (target.primary, target.is_local, target.public_url) == (PRIMARY, False, None)
@@ -97,7 +97,7 @@ def test_a_stage_is_found_through_its_stacks_outputs(stage: Stage) -> None:
             }
         ),
     )
-    assert targets.open_target(args, REPLICA).public_url == "https://api.shop.example/graphql"
+    assert target_args.open_target(args, REPLICA).public_url == "https://api.shop.example/graphql"
 
 
 def _old_stack() -> None:
@@ -299,10 +299,10 @@ def test_a_planned_failover_of_a_stage_fences_drains_and_promotes(stage: Stage) 
     THEN the old primary is fenced, the fence replicates, eu-west-1 is promoted at the
     next epoch, and every region's copy names eu-west-1 once replication settles."""
     args = _parser().parse_args(["failover", "--to", REPLICA, "--stage", "test"])
-    target = targets.open_target(args, REPLICA)
+    target = target_args.open_target(args, REPLICA)
     out, err = io.StringIO(), io.StringIO()
 
-    code = failover.fail_over(
+    code = failover_command.fail_over(
         target, REPLICA, False, out, err, pause=lambda _s: stage.cloud.replicator.step()
     )
     stage.cloud.replicator.step()
