@@ -30,10 +30,12 @@ from collections.abc import Callable
 from functools import partial
 from typing import Any, TextIO
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from cli import smoke_alarms, smoke_signin, target_args
 from cli.checks import Failed, Result, Skipped
 from cli.graphql_client import GraphQLFailed, Subscription, Unreachable, post
-from cli.targets import Target
+from cli.targets import RegionResources, Target
 
 CATEGORY = "gateway-smoke"
 SKU = "GATEWAY-SMOKE"
@@ -113,21 +115,21 @@ class Smoke:
 
     def run(self) -> list[Result]:
         target = self._target
-        self._check("sign-in", self._signed_in)
+        self.check("sign-in", self._signed_in)
         for region in target.regions:
-            self._check(f"region {region}", partial(self._region, region))
-        public = self._check("public endpoint", self._public)
+            self.check(f"region {region}", partial(self.region, region))
+        public = self.check("public endpoint", self._public)
         subscription = self._subscribe(public.status == "PASS")
         written = self._write()
         for region in target.regions:
-            self._check(f"read back in {region}", partial(self._read_back, region, written))
-        self._check("subscription heard it", lambda: self._heard(subscription, written))
+            self.check(f"read back in {region}", partial(self._read_back, region, written))
+        self.check("subscription heard it", lambda: self._heard(subscription, written))
         if subscription is not None:
             subscription.close()
         self._alarms()
         return self._results
 
-    def _check(self, name: str, step: Callable[[], str]) -> Result:
+    def check(self, name: str, step: Callable[[], str]) -> Result:
         started = time.perf_counter()
         try:
             status, detail = "PASS", step()
@@ -135,6 +137,11 @@ class Smoke:
             status, detail = "SKIP", str(why)
         except (Failed, GraphQLFailed) as why:
             status, detail = "FAIL", str(why)
+        except ClientError as why:  # the operator may not make the call, or AWS refused
+            code = why.response.get("Error", {}).get("Code", "?")
+            status, detail = "FAIL", f"{why.operation_name} was refused: {code}"
+        except BotoCoreError as why:
+            status, detail = "FAIL", f"an AWS call failed: {why}"
         result = Result(name, status, round((time.perf_counter() - started) * 1000), detail)
         print(result.line(), file=self._out, flush=True)
         self._results.append(result)
@@ -157,8 +164,14 @@ class Smoke:
             raise Skipped("no credential: sign-in failed and no --public-token was given")
         return headers
 
-    def _region(self, region: str) -> str:
-        url = self._target.resources[region].graphql_url
+    def resources(self, region: str) -> RegionResources:
+        """The region's resources; a check of a region whose stack cannot be read fails."""
+        if region in self._target.unreadable:
+            raise Failed(self._target.unreadable[region])
+        return self._target.resources[region]
+
+    def region(self, region: str) -> str:
+        url = self.resources(region).graphql_url
         answer = post(url, REGION, {}, self._reader())["region"]
         if answer["name"] != region:
             raise Failed(f"{url} answered as {answer['name']}")
@@ -182,7 +195,7 @@ class Smoke:
     def _subscribe(self, through_public: bool) -> Subscription | None:
         """Open the subscription, through the public endpoint when it answers."""
         target = self._target
-        first = target.resources[target.regions[0]]
+        first = next(iter(target.resources.values()))
         if through_public and target.public_realtime_url and target.public_url:
             name = "subscribe through the public endpoint"
             where = (target.public_realtime_url, target.public_url)
@@ -197,7 +210,7 @@ class Smoke:
             )
             return f"{where[0]} acknowledged onProductChanged(category: {CATEGORY})"
 
-        self._check(name, subscribe)
+        self.check(name, subscribe)
         return opened[0] if opened else None
 
     def _write(self) -> Written | None:
@@ -209,19 +222,19 @@ class Smoke:
         def write() -> str:
             if self._user is None:
                 raise Skipped("needs the signed-in user, and sign-in failed")
-            product = _touch(self._target.resources[through].graphql_url, self._user)
+            product = _touch(self.resources(through).graphql_url, self._user)
             written.append((through, product["id"], int(product["version"])))
             alone = " (the only region)" if through == self._primary else ""
             return f"product {product['id']} is at version {product['version']}{alone}"
 
-        self._check(f"write through {through}", write)
+        self.check(f"write through {through}", write)
         return written[0] if written else None
 
     def _read_back(self, region: str, written: Written | None) -> str:
         if written is None:
             raise Skipped("nothing was written")
         _, product_id, version = written
-        url = self._target.resources[region].graphql_url
+        url = self.resources(region).graphql_url
         variables = {"id": product_id, "v": version}
         product = post(url, READ, variables, self._reader())["product"]
         if product is None or int(product["version"]) < version:
@@ -242,15 +255,14 @@ class Smoke:
 
     def _alarms(self) -> None:
         if self._target.is_local:
-            self._check("alarm topics", _no_alarms_locally)
+            self.check("alarm topics", _no_alarms_locally)
             return
-        for region in self._target.regions:
-            resources = self._target.resources[region]
-            self._check(
+        for region, resources in self._target.resources.items():
+            self.check(
                 f"alarm reaches the topic in {region}",
                 partial(smoke_alarms.fire, self._target, resources),
             )
-            self._check(
+            self.check(
                 f"alarm topic subscribers in {region}",
                 partial(smoke_alarms.subscribers, self._target, resources),
             )

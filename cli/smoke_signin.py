@@ -69,8 +69,9 @@ def sign_in_step(target: Target, args: argparse.Namespace) -> Callable[[], Signe
     if args.username:
         username = str(args.username)
         password = _password()
-        client_id = args.client_id or target.resources[target.regions[0]].user_pool_client_id
-        pool = target.resources[target.regions[0]].user_pool_id
+        first = next(iter(target.resources.values()))
+        client_id = args.client_id or first.user_pool_client_id
+        pool = first.user_pool_id
         if not client_id or not pool:
             raise NeedsInput(
                 "the stage names no user-pool app client (output UserPoolClientId): pass "

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import base64
+import io
 import json
 from typing import Any
 
@@ -165,3 +166,52 @@ def test_a_token_says_who_signed_in_and_their_groups() -> None:
 def test_what_is_not_a_token_fails_the_sign_in(token: str) -> None:
     with pytest.raises(SignInFailed):
         from_token(token, "the token given")
+
+
+def _stage(**extra: Any) -> Any:
+    from cli.targets import Target
+
+    return Target(
+        description="stage prod",
+        primary="us-east-1",
+        regions=("us-east-1", "eu-west-1"),
+        resources={"eu-west-1": RESOURCES},
+        session=None,  # type: ignore[arg-type]
+        config=None,  # type: ignore[arg-type]
+        unreadable={"us-east-1": "cannot reach CloudFormation in us-east-1"},
+        **extra,
+    )
+
+
+def test_a_check_that_aws_refuses_fails_alone_and_the_run_goes_on() -> None:
+    """GIVEN the operator may not set an alarm's state WHEN that check runs THEN it fails,
+    naming the call and the refusal, and the next check still runs."""
+    from botocore.exceptions import ClientError
+
+    from cli.smoke import Smoke
+
+    def refused() -> str:
+        failure = {"Error": {"Code": "AccessDenied", "Message": "not allowed"}}
+        raise ClientError(failure, "SetAlarmState")
+
+    out = io.StringIO()
+    smoke = Smoke(_stage(), lambda: None, None, out)  # type: ignore[arg-type, return-value]
+
+    first = smoke.check("alarm reaches the topic in eu-west-1", refused)
+    second = smoke.check("next", lambda: "ran")
+
+    assert (first.status, first.detail) == ("FAIL", "SetAlarmState was refused: AccessDenied")
+    assert (second.status, second.detail) == ("PASS", "ran")
+    assert out.getvalue().splitlines()[0].startswith("FAIL")
+
+
+def test_a_region_whose_stack_cannot_be_read_fails_its_checks_with_why() -> None:
+    """GIVEN a stage whose us-east-1 stack cannot be read WHEN the smoke checks that region
+    THEN its checks fail with the reason, rather than the run breaking."""
+    from cli.smoke import Smoke
+
+    smoke = Smoke(_stage(), lambda: None, {"Authorization": "t"}, io.StringIO())  # type: ignore[arg-type, return-value]
+
+    result = smoke.check("region us-east-1", lambda: smoke.region("us-east-1"))
+
+    assert (result.status, result.detail) == ("FAIL", "cannot reach CloudFormation in us-east-1")
