@@ -7,8 +7,10 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from domain.records import CONTROL_PARTITION_KEY
 from infra import bundle
 from infra.observability import METRICS_NAMESPACE
+from infra.resolvers import CONTROL_WRITES
 from projections import keys
 from projections.settings import Settings
 from tests.infra.conftest import Synthesized
@@ -17,6 +19,8 @@ from tests.infra.test_templates import (
     TABLE,
     allowed,
     function_id,
+    listed,
+    render,
     role_statements,
     the_one,
     write_table_arn,
@@ -116,3 +120,39 @@ def test_resolver_function_reads_the_control_record_in_its_own_region(
         statements = role_statements(template, function_id(template, bundle.RESOLVER_HANDLER))
 
         assert write_table_arn(region, table) in allowed(statements, "dynamodb:GetItem"), region
+
+
+def test_resolver_function_may_not_write_the_control_record(synthesized: Synthesized) -> None:
+    """GIVEN the control record names the primary and pauses writes WHEN synthesized THEN
+    each region's resolver role denies every item write whose partition key is CONTROL,
+    in every region's write table: only an operator moves the primary, and a resolver
+    bug or a crafted id cannot. Reading it, and checking it in a transaction (the
+    epoch fence), stay allowed."""
+    config = synthesized.config
+    table = config.resource_name(keys.WRITE_TABLE)
+    every_region = sorted(write_table_arn(region, table) for region in config.regions)
+    for region in config.regions:
+        template = synthesized.region(region)
+        statements = role_statements(template, function_id(template, bundle.RESOLVER_HANDLER))
+        denials = [statement for statement in statements if statement["Effect"] == "Deny"]
+
+        assert [
+            {
+                "Action": sorted(listed(statement["Action"])),
+                "Resource": sorted(render(resource) for resource in listed(statement["Resource"])),
+                "Condition": statement.get("Condition"),
+            }
+            for statement in denials
+        ] == [
+            {
+                "Action": sorted(CONTROL_WRITES),
+                "Resource": every_region,
+                "Condition": {
+                    "ForAnyValue:StringEquals": {"dynamodb:LeadingKeys": [CONTROL_PARTITION_KEY]}
+                },
+            }
+        ], region
+        assert write_table_arn(region, table) in allowed(statements, "dynamodb:GetItem"), region
+        assert write_table_arn(region, table) in allowed(
+            statements, "dynamodb:ConditionCheckItem"
+        ), region
