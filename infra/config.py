@@ -37,6 +37,10 @@ CONTEXT_KEYS = (
 EDGE_REGION = "us-east-1"
 
 
+# Signs every connection's nextToken, the same in every region.
+PAGE_TOKEN_SECRET = "gateway-token-secret"
+
+
 # AppSync's own ranges for a GraphQL API's per-request limits (CreateGraphqlApi).
 RESOLVER_COUNT_RANGE = range(0, 10_001)
 QUERY_DEPTH_RANGE = range(0, 76)

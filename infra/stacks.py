@@ -7,13 +7,13 @@ stack holds its projections, API, resolvers, stream consumer, route and alarms.
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Environment, SecretValue, Stack
+from aws_cdk import CfnOutput, Environment, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.api import SCHEMA_FILE, GraphqlApi, UserDirectory
-from infra.config import EDGE_REGION, DeploymentConfig
+from infra.config import EDGE_REGION, PAGE_TOKEN_SECRET, DeploymentConfig
 from infra.nag import acknowledge
 from infra.observability import Alarms
 from infra.projections import StreamConsumer
@@ -22,7 +22,9 @@ from infra.routing import EdgeRouting, RegionalRoute
 from infra.tables import ProjectionTable, ReplicaStream, WriteTable
 from projections import keys
 
-TOKEN_SECRET = "gateway-token-secret"
+# projections.settings.PAGE_TOKEN_SECRET_VARIABLE; infra may not import it, so
+# tests/infra checks that the names agree.
+PAGE_TOKEN_SECRET_VARIABLE = "GATEWAY_PAGE_TOKEN_SECRET"
 # How long each region trusts its cached copy of the control record.
 CONTROL_CACHE_MS = "5000"
 
@@ -39,7 +41,7 @@ class SharedResources(Construct):
         self.token_secret = secretsmanager.Secret(
             self,
             "TokenSecret",
-            secret_name=config.resource_name(TOKEN_SECRET),
+            secret_name=config.resource_name(PAGE_TOKEN_SECRET),
             description="Signs GraphQL page tokens (nextToken) in every region.",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=48, exclude_punctuation=True
@@ -51,8 +53,8 @@ class SharedResources(Construct):
         acknowledge(
             self.token_secret,
             "AwsSolutions::AwsSolutions-SMG4",
-            "Rotating the page-token key invalidates every nextToken that clients hold; "
-            "it is rotated by hand, as docs/deploy.md describes.",
+            "The page-token key is rotated by hand (docs/deploy.md); the resolvers accept "
+            "the previous value too, so no nextToken a client holds stops working.",
         )
 
 
@@ -93,7 +95,9 @@ class RegionStack(Stack):
             "GATEWAY_REGIONS": ",".join(config.regions),
         }
         self.api = GraphqlApi(self, "Api", config, users).api
-        token_secret = SecretValue.secrets_manager(config.resource_name(TOKEN_SECRET))
+        token_secret = self._secret(
+            shared.token_secret if shared else None, PAGE_TOKEN_SECRET, config
+        )
         self.resolvers = Resolvers(
             self,
             "Resolvers",
@@ -101,8 +105,14 @@ class RegionStack(Stack):
             api=self.api,
             schema_file=SCHEMA_FILE,
             projections=projections,
-            environment={**environment, "GATEWAY_TOKEN_SECRET": token_secret.unsafe_unwrap()},
+            environment={
+                **environment,
+                PAGE_TOKEN_SECRET_VARIABLE: config.resource_name(PAGE_TOKEN_SECRET),
+            },
         )
+        token_secret.grant_read(self.resolvers.function)
+        if isinstance(token_secret, secretsmanager.Secret):
+            self.resolvers.function.node.add_dependency(token_secret)
         if shared is not None and is_primary:
             stream_arn = shared.write_table.table_stream_arn
             if stream_arn is None:
@@ -129,6 +139,16 @@ class RegionStack(Stack):
                 alarms.replication_latency(write_table, other)
         CfnOutput(self, "GraphqlUrl", value=self.api.graphql_url)
         CfnOutput(self, "ApiId", value=self.api.api_id)
+
+    def _secret(
+        self, owned: secretsmanager.Secret | None, base: str, config: DeploymentConfig
+    ) -> secretsmanager.ISecret:
+        """A shared secret as this region sees it: the primary's own, or a replica's name."""
+        if owned is not None:
+            return owned
+        return secretsmanager.Secret.from_secret_name_v2(
+            self, f"{base.title().replace('-', '')}Replica", config.resource_name(base)
+        )
 
 
 class EdgeStack(Stack):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -9,18 +10,22 @@ from aws_cdk.assertions import Match, Template
 
 from domain.records import CONTROL_PARTITION_KEY
 from infra import bundle
+from infra.config import PAGE_TOKEN_SECRET
 from infra.observability import METRICS_NAMESPACE
 from infra.resolvers import CONTROL_WRITES
 from projections import keys
-from projections.settings import Settings
+from projections.settings import PAGE_TOKEN_SECRET_VARIABLE, Settings
 from tests.infra.conftest import Synthesized
 from tests.infra.test_templates import (
+    ACCOUNT,
     FUNCTION,
+    PARTITION,
     TABLE,
     allowed,
     function_id,
     listed,
     render,
+    resources,
     role_statements,
     the_one,
     write_table_arn,
@@ -156,3 +161,35 @@ def test_resolver_function_may_not_write_the_control_record(synthesized: Synthes
         assert write_table_arn(region, table) in allowed(
             statements, "dynamodb:ConditionCheckItem"
         ), region
+
+
+def test_resolver_function_reads_the_page_token_key_at_run_time(
+    synthesized: Synthesized,
+) -> None:
+    """GIVEN the page-token key lives in a replicated secret WHEN synthesized THEN no
+    function's environment holds its value (a deploy-time copy never sees a rotation, and
+    regions deployed at different times would disagree): each region's resolver names the
+    secret, may read its own region's replica, and, in the primary, is created only after
+    the secret exists."""
+    config = synthesized.config
+    name = config.resource_name(PAGE_TOKEN_SECRET)
+    for region in config.regions:
+        template = synthesized.region(region)
+        resolver = function_id(template, bundle.RESOLVER_HANDLER)
+        functions = resources(template, FUNCTION)
+        variables = functions[resolver]["Properties"]["Environment"]["Variables"]
+
+        assert "resolve:secretsmanager" not in json.dumps(functions), region
+        assert variables[PAGE_TOKEN_SECRET_VARIABLE] == name, region
+        readable = allowed(role_statements(template, resolver), "secretsmanager:GetSecretValue")
+        assert readable, region
+        assert all(
+            resource.startswith(f"arn:{PARTITION}:secretsmanager:{region}:{ACCOUNT}:secret:{name}")
+            or resource.startswith("${")
+            for resource in readable
+        ), (region, readable)
+
+    primary = synthesized.region(config.primary)
+    secret, _ = the_one(primary, "AWS::SecretsManager::Secret", {"Name": name})
+    resolver = resources(primary, FUNCTION)[function_id(primary, bundle.RESOLVER_HANDLER)]
+    assert secret in resolver.get("DependsOn", [])
