@@ -1,8 +1,11 @@
 """The stacks: one for each region, and the edge stack that holds the client-facing name.
 
-The primary's stack owns what exists once (the global write table, the user pool and
-the page-token secret, each replicated or referenced by the others); every region's
-stack holds its projections, API, resolvers, stream consumer, route and alarms.
+The primary's stack owns what exists once (the global write table, the user pool, the
+page-token secret and the client-token secret, each replicated or referenced by the
+others); every region's stack holds its projections, API, authorizer, resolvers, stream
+consumer, route and alarms. The functions name the secrets and read them at run time
+from their own region's replica, so a rotation reaches every region and no region keeps
+a deploy-time copy.
 """
 
 from __future__ import annotations
@@ -13,7 +16,14 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.api import SCHEMA_FILE, GraphqlApi, UserDirectory
-from infra.config import EDGE_REGION, PAGE_TOKEN_SECRET, DeploymentConfig
+from infra.authorizer import ClientTokenAuthorizer
+from infra.config import (
+    CLIENT_TOKEN_LENGTH,
+    CLIENT_TOKEN_SECRET,
+    EDGE_REGION,
+    PAGE_TOKEN_SECRET,
+    DeploymentConfig,
+)
 from infra.nag import acknowledge
 from infra.observability import Alarms
 from infra.projections import StreamConsumer
@@ -56,6 +66,31 @@ class SharedResources(Construct):
             "The page-token key is rotated by hand (docs/deploy.md); the resolvers accept "
             "the previous value too, so no nextToken a client holds stops working.",
         )
+        # The public client tokens anonymous reads use, the same in every region:
+        # {"tokens": "<generated>"}, or a list of tokens while one is rotated.
+        self.client_token_secret = secretsmanager.Secret(
+            self,
+            "ClientTokens",
+            secret_name=config.resource_name(CLIENT_TOKEN_SECRET),
+            description="The public client tokens that authorize anonymous reads in every "
+            'region: {"tokens": "<token>"} or {"tokens": ["<new>", "<old>"]}.',
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",
+                generate_string_key="tokens",
+                password_length=CLIENT_TOKEN_LENGTH,
+                exclude_punctuation=True,
+                include_space=False,
+            ),
+            replica_regions=[
+                secretsmanager.ReplicaRegion(region=region) for region in config.replicas
+            ],
+        )
+        acknowledge(
+            self.client_token_secret,
+            "AwsSolutions::AwsSolutions-SMG4",
+            "The client token is public (front ends ship it); it is rotated by hand with "
+            "an overlap (docs/deploy.md), as clients must be updated between the steps.",
+        )
 
 
 class RegionStack(Stack):
@@ -94,7 +129,15 @@ class RegionStack(Stack):
             # Every region reads its peers' copies of the control record too.
             "GATEWAY_REGIONS": ",".join(config.regions),
         }
-        self.api = GraphqlApi(self, "Api", config, users).api
+        self.authorizer = ClientTokenAuthorizer(
+            self,
+            "Authorizer",
+            config,
+            secret=self._secret(
+                shared.client_token_secret if shared else None, CLIENT_TOKEN_SECRET, config
+            ),
+        )
+        self.api = GraphqlApi(self, "Api", config, users, self.authorizer.mode).api
         token_secret = self._secret(
             shared.token_secret if shared else None, PAGE_TOKEN_SECRET, config
         )
@@ -139,6 +182,12 @@ class RegionStack(Stack):
                 alarms.replication_latency(write_table, other)
         CfnOutput(self, "GraphqlUrl", value=self.api.graphql_url)
         CfnOutput(self, "ApiId", value=self.api.api_id)
+        CfnOutput(
+            self,
+            "ClientTokenSecret",
+            value=config.resource_name(CLIENT_TOKEN_SECRET),
+            description="Holds the public client token: the Authorization of anonymous reads.",
+        )
 
     def _secret(
         self, owned: secretsmanager.Secret | None, base: str, config: DeploymentConfig
