@@ -4,12 +4,14 @@ The same checks run against a running ``gateway dev`` and a deployed stage
 (:mod:`cli.targets`), in this order:
 
 1. sign-in: a user-pool token for a user in ``staff`` (:mod:`cli.smoke_signin`);
-2. each region directly: an anonymous read of ``region``, answered by that region;
-3. the public endpoint (the domain on AWS; ``gateway dev``'s global endpoint locally);
-4. a subscription to product changes through the public endpoint;
-5. a write through a replica (a region that is not the primary), then a read back
+2. the public client token anonymous readers send: given, ``gateway dev``'s, or read
+   from the secret the stage's stack names;
+3. each region directly: an anonymous read of ``region``, answered by that region;
+4. the public endpoint (the domain on AWS; ``gateway dev``'s global endpoint locally);
+5. a subscription to product changes through the public endpoint;
+6. a write through a replica (a region that is not the primary), then a read back
    with ``minVersion`` in every region, then the subscription hearing it;
-6. on a stage, each region's alarm topic: CloudWatch is made to fire the dead-letter
+7. on a stage, each region's alarm topic: CloudWatch is made to fire the dead-letter
    alarm (SetAlarmState), and its history must show the topic notified (the alarm
    returns to its true state at its next evaluation); and someone must be subscribed.
 
@@ -61,8 +63,8 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     smoke_signin.add_arguments(parser)
     parser.add_argument(
         "--public-token",
-        help="the public client token anonymous readers send (on a stage; without it, "
-        "the anonymous reads use the signed-in user's token)",
+        help="the public client token anonymous readers send (default: gateway dev's, or "
+        "on a stage the one in the secret its stack names)",
     )
 
 
@@ -74,8 +76,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     except smoke_signin.NeedsInput as error:
         print(f"gateway smoke: {error}", file=err)
         return 2
-    anonymous = _anonymous(target, args.public_token)
-    results = Smoke(target, sign_in, anonymous, out).run()
+    results = Smoke(target, sign_in, args.public_token, out).run()
     failed = sum(result.status == "FAIL" for result in results)
     skipped = sum(result.status == "SKIP" for result in results)
     passed = len(results) - failed - skipped
@@ -86,15 +87,6 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     return 1 if failed else 0
 
 
-def _anonymous(target: Target, public_token: str | None) -> dict[str, str] | None:
-    """What an anonymous reader sends: locally, the key gateway dev prints."""
-    if public_token:
-        return {"Authorization": public_token}
-    if target.local is not None:
-        return {"x-api-key": target.local.credentials.api_key}
-    return None
-
-
 class Smoke:
     """One run of the checks, printing each result as it comes."""
 
@@ -102,12 +94,13 @@ class Smoke:
         self,
         target: Target,
         sign_in: Callable[[], smoke_signin.SignedIn],
-        anonymous: dict[str, str] | None,
+        public_token: str | None,
         out: TextIO,
     ) -> None:
         self._target = target
         self._sign_in = sign_in
-        self._anonymous = anonymous
+        self._public_token = public_token
+        self._anonymous: dict[str, str] | None = None
         self._out = out
         self._results: list[Result] = []
         self._user: dict[str, str] | None = None
@@ -116,6 +109,7 @@ class Smoke:
     def run(self) -> list[Result]:
         target = self._target
         self.check("sign-in", self._signed_in)
+        self.check("public client token", self._client_token)
         for region in target.regions:
             self.check(f"region {region}", partial(self.region, region))
         public = self.check("public endpoint", self._public)
@@ -135,7 +129,7 @@ class Smoke:
             status, detail = "PASS", step()
         except Skipped as why:
             status, detail = "SKIP", str(why)
-        except (Failed, GraphQLFailed) as why:
+        except (Failed, GraphQLFailed, smoke_signin.SignInFailed) as why:
             status, detail = "FAIL", str(why)
         except ClientError as why:  # the operator may not make the call, or AWS refused
             code = why.response.get("Error", {}).get("Code", "?")
@@ -158,10 +152,21 @@ class Smoke:
         self._user = {"Authorization": signed_in.token}
         return f"{signed_in.how}: {signed_in.subject} (groups {groups})"
 
+    def _client_token(self) -> str:
+        """The token anonymous readers send, as every region must take it."""
+        if self._public_token:
+            token, source = self._public_token, "given on the command line"
+        elif self._target.local is not None:
+            token, source = self._target.local.credentials.public_token, "gateway dev's"
+        else:
+            token, source = smoke_signin.public_token(self._target)
+        self._anonymous = {"Authorization": token}
+        return source
+
     def _reader(self) -> dict[str, str]:
         headers = self._anonymous or self._user
         if headers is None:
-            raise Skipped("no credential: sign-in failed and no --public-token was given")
+            raise Skipped("no credential: sign-in and the public client token both failed")
         return headers
 
     def resources(self, region: str) -> RegionResources:

@@ -1,6 +1,9 @@
-"""How ``gateway smoke`` signs in: a token it is given, a user and password through the
-user pool's app client, or, against ``gateway dev``, a token from its own signing key
-(what ``gateway token`` prints).
+"""How ``gateway smoke`` proves who it is.
+
+A user signs in with a token it is given, a user and password through the user pool's
+app client, or, against ``gateway dev``, a token from its own signing key (what
+``gateway token`` prints). Anonymous readers send the public client token: a stage's is
+read from the secret its stack names (:func:`public_token`), as the authorizer reads it.
 
 The password is never a command-line argument (shells keep those in their history):
 it comes from ``GATEWAY_SMOKE_PASSWORD``, or is asked for on a terminal.
@@ -145,3 +148,21 @@ def _password() -> str:
     if sys.stdin.isatty():
         return getpass.getpass("password: ")
     raise NeedsInput(f"--username needs the password in {PASSWORD_VARIABLE}")
+
+
+def public_token(target: Target) -> tuple[str, str]:
+    """The public client token from the secret the stage names, as its authorizer reads
+    it (``{"tokens": token or [newest, ...]}``); and where it came from."""
+    resources = next(iter(target.resources.values()))
+    name = resources.client_token_secret
+    if not name:
+        raise SignInFailed("the stage names no client-token secret: pass --public-token")
+    answer = target.client("secretsmanager", resources.region).get_secret_value(SecretId=name)
+    try:
+        tokens = json.loads(answer.get("SecretString") or "")["tokens"]
+    except (ValueError, KeyError, TypeError):
+        raise SignInFailed(f"{name} holds no token list") from None
+    token = tokens[0] if isinstance(tokens, list) and tokens else tokens
+    if not isinstance(token, str) or not token:
+        raise SignInFailed(f"{name} holds no token list")
+    return token, f"from secret {name} in {resources.region}"

@@ -53,6 +53,7 @@ class RegionResources(NamedTuple):
     dead_letter_alarm: str | None = None
     user_pool_id: str | None = None
     user_pool_client_id: str | None = None
+    client_token_secret: str | None = None
 
     @classmethod
     def from_outputs(
@@ -84,6 +85,7 @@ class RegionResources(NamedTuple):
             dead_letter_alarm=values.get(names.DEAD_LETTER_ALARM) or None,
             user_pool_id=values.get(names.USER_POOL_ID) or None,
             user_pool_client_id=values.get(names.USER_POOL_CLIENT_ID) or None,
+            client_token_secret=values.get(names.CLIENT_TOKEN_SECRET) or None,
         )
 
 

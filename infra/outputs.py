@@ -34,6 +34,8 @@ DEAD_LETTER_ALARM = "DeadLetterAlarmName"
 USER_POOL_ID = "UserPoolId"
 # Read when present: the app client people sign in through (`gateway smoke --username`).
 USER_POOL_CLIENT_ID = "UserPoolClientId"
+# The secret holding the public client token anonymous readers send (the smoke reads it).
+CLIENT_TOKEN_SECRET = "ClientTokenSecret"
 
 # What a tool cannot work without, in every region's stack.
 REQUIRED = (

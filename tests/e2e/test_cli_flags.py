@@ -60,6 +60,8 @@ def test_seed_reaches_every_region_of_a_three_region_deployment(tmp_path: Path) 
         (["--max-sockets-per-key", "0"], "--max-sockets-per-key"),
         (["--connection-init-timeout-ms", "0"], "--connection-init-timeout-ms"),
         (["--request-read-timeout-ms", "-1"], "--request-read-timeout-ms"),
+        (["--public-token", "short"], "--public-token"),
+        (["--api-key", "da2-gatewaylocaldevelopmentkey"], "--public-token"),
     ],
 )
 def test_bad_flags_are_refused_with_a_reason(flags: list[str], complaint: str) -> None:

@@ -29,7 +29,8 @@ def test_smoke_passes_against_gateway_dev_and_reuses_its_product(gateway: Gatewa
     """
     GIVEN the two-region gateway dev
     WHEN gateway smoke runs against it, twice
-    THEN each time it exits 0 after signing in, reading each region directly, writing
+    THEN each time it exits 0 after signing in, reading each region directly with
+         gateway dev's public client token, writing
          through eu-west-1 (the replica), reading that version back in every region and
          hearing it on a subscription; the public endpoint is checked when gateway dev
          serves one (else skipped, saying so); alarms are skipped (gateway dev has none);
@@ -44,6 +45,7 @@ def test_smoke_passes_against_gateway_dev_and_reuses_its_product(gateway: Gatewa
         passed = {name for name, (status, _) in found.items() if status == "PASS"}
         assert passed >= {
             "sign-in",
+            "public client token",
             *(f"region {region}" for region in REGIONS),
             "write through eu-west-1",
             *(f"read back in {region}" for region in REGIONS),

@@ -1,5 +1,5 @@
 """A stage deployed to moto: each region's stack made by moto's CloudFormation from a
-template whose outputs name its tables and queue, as infra's stacks name theirs
+template whose outputs name its tables, queue and secret, as infra's stacks name theirs
 (:mod:`infra.outputs`), so ``gateway --stage`` finds them as it would on AWS.
 
 AppSync and Lambda are not in moto: their outputs name addresses nothing serves; the
@@ -19,6 +19,8 @@ from projections import keys
 from projections.settings import Settings
 
 STAGE = "test"
+# What the stage's client-token secret holds while a token is rotated: newest first.
+CLIENT_TOKENS = ["newPublicClientToken0000000000000001", "oldPublicClientToken0000000000000001"]
 
 
 def template(stage: str, region: str, regions: tuple[str, ...]) -> dict[str, Any]:
@@ -83,6 +85,7 @@ def template(stage: str, region: str, regions: tuple[str, ...]) -> dict[str, Any
                 outputs.REALTIME_URL: realtime,
                 outputs.STREAM_CONSUMER: f"Gateway-{stage}-{region}-StreamConsumer",
                 outputs.ALARM_TOPIC_ARN: {"Ref": "AlarmTopic"},
+                outputs.CLIENT_TOKEN_SECRET: f"gateway-client-token-{stage}",
             }.items()
         },
     }
@@ -94,6 +97,11 @@ def deploy(stage: str, region: str, regions: tuple[str, ...]) -> Settings:
     stack = outputs.region_stack(stage, region)
     client.create_stack(StackName=stack, TemplateBody=json.dumps(template(stage, region, regions)))
     found = stack_outputs(stage, region)
+    # moto's CloudFormation makes no secrets: the primary's secret and its replica in
+    # each region are made as Secrets Manager keeps them.
+    boto3.client("secretsmanager", region_name=region).create_secret(
+        Name=found[outputs.CLIENT_TOKEN_SECRET], SecretString=json.dumps({"tokens": CLIENT_TOKENS})
+    )
     return Settings(
         region=region,
         primary_region=regions[0],

@@ -20,13 +20,14 @@ from botocore.config import Config
 from cli import failover_command, operations, operator_tools, status, target_args
 from cli.failover import read_control
 from cli.main import _parser
+from cli.smoke_signin import public_token
 from emulator.cloud import moto_fixes
 from emulator.cloud.streams import StreamReader
 from infra import outputs
 from projections import keys
 from projections.table import ProjectionTable, decode
 from tests.integration.conftest import PRIMARY, REPLICA, RecordingPublisher, Stage
-from tests.integration.stage import dead_letter, stack_outputs
+from tests.integration.stage import CLIENT_TOKENS, dead_letter, stack_outputs
 
 ACCOUNT = "123456789012"
 LAMP = {
@@ -365,3 +366,18 @@ def test_status_of_a_stage_shows_what_aws_can_tell(
     assert lines[3].split()[:5] == [REPLICA, "replica", "ACTIVE", "0", "1"]
     assert lines[3].endswith("no data")
     assert "emulator" not in text.out
+
+
+def test_the_smoke_reads_the_public_client_token_from_the_secret_the_stage_names(
+    stage: Stage,
+) -> None:
+    """GIVEN the stage's client-token secret lists a new token and the one it replaces
+    WHEN the smoke needs the token anonymous readers send THEN it takes the newest from
+    the secret its stack names, and says where it came from."""
+    args = _parser().parse_args(["smoke", "--stage", "test", "--region", REPLICA])
+    target = target_args.open_target(args, REPLICA)
+
+    token, source = public_token(target)
+
+    assert token == CLIENT_TOKENS[0]
+    assert source == f"from secret gateway-client-token-test in {target.regions[0]}"

@@ -210,7 +210,7 @@ def test_a_region_whose_stack_cannot_be_read_fails_its_checks_with_why() -> None
     THEN its checks fail with the reason, rather than the run breaking."""
     from cli.smoke import Smoke
 
-    smoke = Smoke(_stage(), lambda: None, {"Authorization": "t"}, io.StringIO())  # type: ignore[arg-type, return-value]
+    smoke = Smoke(_stage(), lambda: None, "token", io.StringIO())  # type: ignore[arg-type, return-value]
 
     result = smoke.check("region us-east-1", lambda: smoke.region("us-east-1"))
 
