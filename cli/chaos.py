@@ -1,8 +1,9 @@
-"""``gateway chaos`` and ``gateway status``: faults and health of a running ``gateway dev``.
+"""``gateway chaos``: faults injected into a running ``gateway dev``.
 
-Both talk to the admin endpoint (:mod:`emulator.admin`) of the ``gateway dev`` that
+It talks to the admin endpoint (:mod:`emulator.admin`) of the ``gateway dev`` that
 announced itself in ``--state-dir``, which validates every fault; a refusal is exit 2,
-with the endpoint's reason.
+with the endpoint's reason. ``gateway status`` (:mod:`cli.status`) reads the same
+endpoint for what only the emulator knows.
 """
 
 from __future__ import annotations
@@ -58,27 +59,22 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     clear = _action(actions, "clear", "switch faults off")
     clear.add_argument("fault_id", nargs="?", metavar="ID", help="the fault to switch off")
     clear.add_argument("--all", action="store_true", help="switch every fault off")
-    status = commands.add_parser("status", help="roles, lags, dead letters and faults")
-    status.add_argument("--json", action="store_true", help="print the status as JSON")
-    status.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help=_STATE_DIR_HELP)
 
 
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Run ``chaos`` or ``status``; 0 done, 1 no gateway dev to talk to, 2 refused.
+    """Run ``chaos``; 0 done, 1 no gateway dev to talk to, 2 refused.
 
     Raises
     ------
     emulator.statefile.NotRunning
         No ``gateway dev`` announced itself in ``--state-dir``.
     """
-    if args.command == "chaos" and args.action == "clear" and bool(args.fault_id) == args.all:
+    if args.action == "clear" and bool(args.fault_id) == args.all:
         print("gateway: name one fault ID to clear, or --all", file=err)
         return 2
     running = find(Path(args.state_dir))
     admin = Admin(running.urls[0], running.operator_token)
     try:
-        if args.command == "status":
-            return _status(admin, args.json, out)
         return _chaos(admin, args, out)
     except Refused as error:
         print(f"gateway: {error}", file=err)
@@ -103,7 +99,7 @@ def _chaos(admin: Admin, args: argparse.Namespace, out: TextIO) -> int:
     action = args.action
     if action == "list":
         faults = admin.call("GET", "/faults")["faults"]
-        print("\n".join(_fault_line(fault) for fault in faults) or "no active faults", file=out)
+        print("\n".join(fault_line(fault) for fault in faults) or "no active faults", file=out)
         return 0
     if action == "clear":
         path = "/faults" if args.all else f"/faults/{quote(args.fault_id, safe='')}"
@@ -124,7 +120,7 @@ def _chaos(admin: Admin, args: argparse.Namespace, out: TextIO) -> int:
         regions = ", ".join(answer["regions"])
         print(f"closed {answer['closed']} subscriber connections in {regions}", file=out)
         return 0
-    print(f"{_fault_line(answer)}\n  switch it off: gateway chaos clear {answer['id']}", file=out)
+    print(f"{fault_line(answer)}\n  switch it off: gateway chaos clear {answer['id']}", file=out)
     return 0
 
 
@@ -148,7 +144,7 @@ def _spec(args: argparse.Namespace) -> dict[str, Any]:
     return {"kind": "disconnect", **({"region": args.region} if args.region else {})}
 
 
-def _fault_line(fault: dict[str, Any]) -> str:
+def fault_line(fault: dict[str, Any]) -> str:
     """One fault, as a person reads it."""
     kind, region = fault["kind"], fault.get("region")
     if kind == "outage":
@@ -172,80 +168,8 @@ def _fault_line(fault: dict[str, Any]) -> str:
     return f"{fault['id']:<22} {effect}  (since {fault['startedAt']})"
 
 
-def _status(admin: Admin, as_json: bool, out: TextIO) -> int:
-    status = admin.call("GET", "/status")
-    if as_json:
-        print(json.dumps(status, indent=2), file=out)
-        return 0
-    header = ("region", "role", "mode", "replication", "projection", "dead letters", "subs")
-    rows = [header]
-    for region in status["regions"]:
-        replication, projection = region["replication"], region["projection"]
-        rows.append(
-            (
-                region["name"],
-                region["role"],
-                region["mode"] or "?",
-                f"{replication['lagMs']} ms, {replication['backlog']} waiting",
-                f"{projection['lagMs']} ms, {projection['backlog']} waiting",
-                _count(region["deadLetters"]),
-                str(region["subscribers"]),
-            )
-        )
-    _print_table(rows, out)
-    _print_metrics(status["regions"], out)
-    settings = status["replication"]
-    state = "paused" if settings["paused"] else "running"
-    lag = f"lag {settings['lagMs']} ms (configured {settings['configuredLagMs']} ms)"
-    print(f"\nreplication: {state}, {lag}", file=out)
-    faults = status["faults"]
-    print("faults:" if faults else "faults: none", file=out)
-    for fault in faults:
-        print(f"  {_fault_line(fault)}", file=out)
-    return 0
-
-
-def _print_metrics(regions: list[dict[str, Any]], out: TextIO) -> None:
-    """Each region's Lambda metrics over the window, under their CloudWatch names."""
-    window = f"last {regions[0]['metrics']['windowS'] // 60} min" if regions else ""
-    lag_header = ("ProjectionLag p50/p99/max", "ReplicationLag p50/p99/max", "DLQ depth")
-    lags: list[Sequence[str]] = [(f"metrics, {window}", *lag_header)]
-    calls: list[Sequence[str]] = [
-        (f"resolvers, {window}", "field", "calls", "errors", "p50 ms", "p99 ms")
-    ]
-    for region in regions:
-        metrics, name = region["metrics"], region["name"]
-        lags.append(
-            (
-                name,
-                _lag(metrics["ProjectionLag"]),
-                _lag(metrics["ReplicationLag"]),
-                _count(region["deadLetters"]),
-            )
-        )
-        errors = metrics["ResolverErrors"]
-        for field, latency in metrics["ResolverLatency"].items():
-            counts = (str(latency["count"]), str(errors.get(field, 0)))
-            calls.append((name, field, *counts, f"{latency['p50Ms']:g}", f"{latency['p99Ms']:g}"))
-            name = ""
-        if name:
-            calls.append((name, "none yet", "", "", "", ""))
-    for table in (lags, calls):
-        print(file=out)
-        _print_table(table, out)
-
-
-def _lag(lag: dict[str, Any]) -> str:
-    if not lag["count"]:
-        return "no records"
-    return f"{lag['p50Ms']:g}/{lag['p99Ms']:g}/{lag['maxMs']:g} ms ({lag['count']} records)"
-
-
-def _count(value: int | None) -> str:
-    return "?" if value is None else str(value)
-
-
-def _print_table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+def print_table(rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    """Rows as columns, each as wide as its widest cell."""
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
     for row in rows:
         cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))

@@ -6,17 +6,15 @@ every write the old primary took before it has arrived too, then promote the new
 region (ACTIVE, the next epoch). Forced (the old primary is lost): promote at once,
 and say how much may be lost: the replication lag from the old primary at the time.
 
-The same steps work against AWS: only the clients differ.
+The same steps run against a deployed stage (``--stage``): only the clients differ
+(:mod:`cli.failover_command` runs them on a target).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
-from typing import Any, NamedTuple, TextIO
+from typing import Any, NamedTuple
 
 from boto3.dynamodb.types import TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
@@ -211,62 +209,3 @@ def _encode(values: dict[str, Any]) -> dict[str, Any]:
 
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
-
-
-def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = commands.add_parser(
-        "failover", help="move the primary to another region (fence, drain, promote)"
-    )
-    parser.add_argument("--to", required=True, metavar="REGION", help="the new primary")
-    parser.add_argument(
-        "--force",
-        action="store_true",
-        help="promote even if the old primary cannot be reached; what it had not yet "
-        "replicated may be lost",
-    )
-    parser.add_argument("--state-dir", default=".gateway", help="gateway dev's state directory")
-
-
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """``gateway failover`` against a running ``gateway dev``."""
-    from cli.chaos import Admin, Unreachable
-    from emulator.statefile import find
-
-    running = find(Path(args.state_dir))
-    running.credentials.install()
-    clients = {region: running.settings(region).dynamodb(region) for region in running.regions}
-    admin = Admin(running.urls[0], running.operator_token)
-
-    def lag_ms(_old: str, new: str) -> int | None:
-        try:
-            status = admin.call("GET", "/status")
-        except Unreachable:
-            return None
-        observed = {region["name"]: region["replication"]["lagMs"] for region in status["regions"]}
-        return max(int(status["replication"]["lagMs"]), int(observed.get(new, 0)))
-
-    table = running.settings(running.regions[0]).write_table
-    try:
-        report = failover(
-            clients, table, running.regions[0], args.to, force=args.force, replication_lag_ms=lag_ms
-        )
-    except FailoverError as error:
-        print(f"gateway failover: {error}", file=err)
-        return 2
-    print(
-        f"{report.new_primary} is the primary now (epoch {report.epoch}; was "
-        f"{report.old_primary}); took {report.took_ms} ms",
-        file=out,
-    )
-    if report.forced:
-        window = (
-            "unknown"
-            if report.data_loss_window_ms is None
-            else (f"{report.data_loss_window_ms} ms")
-        )
-        print(
-            f"forced: writes {report.old_primary} took in the last {window} before it was "
-            "lost may be missing, and arrive late if it returns",
-            file=out,
-        )
-    return 0

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
-from cli import chaos, failover, limit_flags, mock_commands, operations, schema_commands
+from cli import limit_flags, mock_commands, operator_tools, schema_commands
 from emulator.admin import build_admin
 from emulator.appsync.auth import (
     DEFAULT_ACCESS_KEY_ID,
@@ -53,16 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except NotRunning as error:
             print(f"gateway: {error}", file=sys.stderr)
             return 1
-    if args.command in ("projections", "dlq", "chaos", "status", "failover"):
-        try:
-            if args.command in ("chaos", "status"):
-                return chaos.run(args)
-            if args.command == "failover":
-                return failover.run(args)
-            return operations.run(args)
-        except NotRunning as error:
-            print(f"gateway: {error}", file=sys.stderr)
-            return 1
+    if args.command in operator_tools.COMMANDS:
+        return operator_tools.run(args)
     parser.print_help()
     return 2
 
@@ -122,9 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("--groups", default="", help="comma-separated, e.g. customers or staff")
     token.add_argument("--ttl", type=int, default=DEFAULT_TTL_S, help="seconds until it expires")
     token.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help="where the signing key is")
-    operations.add_commands(commands)
-    chaos.add_commands(commands)
-    failover.add_command(commands)
+    operator_tools.add_commands(commands)
     schema_commands.add_command(commands)
     mock_commands.add_command(commands)
     return parser

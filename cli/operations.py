@@ -1,19 +1,31 @@
-"""Operator commands against a running ``gateway dev``: rebuild, and the dead letters."""
+"""``gateway projections rebuild`` and ``gateway dlq list|redrive``, against a running
+``gateway dev`` (``--state-dir``) or a deployed stage (``--stage``): the same code, only
+the target's clients differ (:mod:`cli.targets`).
+
+On a stage, the operator's credentials act: a rebuild needs to scan the write table and
+write the projection table; a redrive also reads the stream, receives and deletes the
+queue's messages, and signs the publish mutations (``appsync:GraphQL`` on them), so
+subscribers hear what it applies.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
+from collections.abc import Callable
 from typing import TextIO
 
-from emulator.cloud.deadletters import DeadLetters
-from emulator.statefile import RunningDev, find
+from cli import dlq, target_args
+from cli.targets import Target
 from projections.observability import Observability
-from projections.rebuild import rebuild
+from projections.publish import AppSyncPublisher, Publisher
+from projections.rebuild import plan, rebuild
 from projections.stream import SERVICE as PROJECTIONS_SERVICE
-from projections.stream import build_projector
+from projections.stream import StreamProjector
 from projections.table import ProjectionTable
+
+# Who tells a region's subscribers what a redrive applied; tests pass a recorder.
+Publishers = Callable[[Target, str], Publisher]
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,69 +35,103 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "rebuild", help="rebuild projections from the write table's events"
     )
     _common(rebuilding)
-    dlq = commands.add_parser("dlq", help="stream records that failed every retry")
-    dlq_commands = dlq.add_subparsers(dest="action", required=True)
+    rebuilding.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="count what it would delete and apply; change nothing",
+    )
+    rebuilding.add_argument(
+        "--yes", action="store_true", help="go on without asking (a stage asks for it)"
+    )
+    dlq_parser = commands.add_parser("dlq", help="stream batches that failed every retry")
+    dlq_commands = dlq_parser.add_subparsers(dest="action", required=True)
     _common(dlq_commands.add_parser("list", help="list the dead letters"))
     _common(dlq_commands.add_parser("redrive", help="apply the dead letters again"))
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    running = find(Path(args.state_dir))
-    running.credentials.install()
-    regions = running.regions if args.region is None else [args.region]
-    unknown = [region for region in regions if region not in running.regions]
-    if unknown:
-        known = ", ".join(running.regions)
-        print(f"gateway: unknown region {unknown[0]}; running: {known}", file=err)
-        return 2
-    if args.command == "projections":
-        return _rebuild(running, regions, out, err)
-    if args.action == "list":
-        return _list(running, regions, out)
-    return _redrive(running, regions, out, err)
-
-
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="one region (default: every region)")
-    parser.add_argument("--state-dir", default=".gateway", help="gateway dev's state directory")
+    target_args.add_arguments(parser)
 
 
-def _rebuild(running: RunningDev, regions: list[str], out: TextIO, err: TextIO) -> int:
+def run(
+    args: argparse.Namespace,
+    out: TextIO = sys.stdout,
+    err: TextIO = sys.stderr,
+    publishers: Publishers | None = None,
+) -> int:
+    """Run the command; 0 done, 1 a dead letter still fails, 2 refused.
+
+    Raises
+    ------
+    emulator.statefile.NotRunning, cli.targets.TargetError
+        There is no deployment to act on (:func:`cli.target_args.open_target`).
+    """
+    target = target_args.open_target(args, args.region)
+    regions = target.select(args.region)
+    if args.command == "projections":
+        return _rebuild(target, regions, args, out, err)
+    if args.action == "list":
+        for region in regions:
+            dlq.list_letters(dlq.Region(target, region), out)
+        return 0
+    publisher = publishers or _appsync
+    failing_anywhere = 0
     for region in regions:
-        settings = running.settings(region)
-        table = ProjectionTable(settings.dynamodb(region), settings.projection_table)
+        projector = StreamProjector(
+            ProjectionTable(target.dynamodb(region), target.resources[region].projection_table),
+            publisher(target, region),
+            # The answer is on stdout; the handler's line for each record goes to stderr.
+            # Its metrics are dropped: they belong to the running consumer, not to this.
+            Observability(PROJECTIONS_SERVICE, region=region, emf_sink=_dropped, log_stream=err),
+        )
+        applied, failing = dlq.redrive(dlq.Region(target, region), projector.handle, err)
+        print(f"{region}: {applied} applied, {failing} still failing", file=out)
+        failing_anywhere += failing
+    return 1 if failing_anywhere else 0
+
+
+def _appsync(target: Target, region: str) -> Publisher:
+    """The region's API, signed with the target's credentials, as the consumer publishes."""
+    return AppSyncPublisher(target.resources[region].graphql_url, region, target.credentials())
+
+
+def _rebuild(
+    target: Target, regions: list[str], args: argparse.Namespace, out: TextIO, err: TextIO
+) -> int:
+    names = ", ".join(regions)
+    if not args.dry_run and not target.is_local and not args.yes:
+        print(
+            f"gateway: a rebuild empties the views of {names} first, so reads there miss "
+            "data until it ends; send readers to another region, then add --yes (or "
+            "--dry-run to count what it would do)",
+            file=err,
+        )
+        return 2
+    for region in regions:
+        resources = target.resources[region]
+        client = target.dynamodb(region)
+        table = ProjectionTable(client, resources.projection_table)
+        if args.dry_run:
+            counted = plan(client, resources.write_table, table)
+            print(
+                f"{region}: would delete {counted.views} views of {resources.projection_table} "
+                f"and apply {counted.events} events from {resources.write_table}; nothing "
+                f"changed (a rebuild leaves reads in {region} missing data until it ends)",
+                file=out,
+            )
+            continue
+        print(
+            f"warning: rebuilding {region}: until it ends, reads there miss the views not "
+            "yet rebuilt",
+            file=err,
+        )
         bar = _ProgressBar(region, err) if err.isatty() else None
-        applied = rebuild(settings.dynamodb(region), settings.write_table, table, bar)
+        applied = rebuild(client, resources.write_table, table, bar)
         if bar is not None:
             bar.finish()
         print(f"{region}: rebuilt from {applied} events", file=out)
     return 0
-
-
-def _list(running: RunningDev, regions: list[str], out: TextIO) -> int:
-    for region in regions:
-        settings = running.settings(region)
-        letters = DeadLetters(settings.dynamodb(region), region).list()
-        print(f"{region}: {len(letters)} dead letters", file=out)
-        for letter in letters:
-            print(f"  {letter.summary}", file=out)
-    return 0
-
-
-def _redrive(running: RunningDev, regions: list[str], out: TextIO, err: TextIO) -> int:
-    failing_anywhere = 0
-    for region in regions:
-        settings = running.settings(region)
-        # The answer is on stdout; the handler's line for each record goes to stderr. Its
-        # metrics are dropped: they belong to the running gateway dev, not to this command.
-        observability = Observability(
-            PROJECTIONS_SERVICE, region=region, emf_sink=_dropped, log_stream=err
-        )
-        projector = build_projector(settings, running.credentials.botocore(), observability)
-        applied, failing = DeadLetters(settings.dynamodb(region), region).redrive(projector.handle)
-        print(f"{region}: {applied} applied, {failing} still failing", file=out)
-        failing_anywhere += failing
-    return 1 if failing_anywhere else 0
 
 
 def _dropped(blob: object) -> None:

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from infra import outputs
+
 CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 # Regions as AWS spells them: us-east-1, eu-west-1, ap-southeast-2, us-gov-west-1...
@@ -162,7 +164,7 @@ class DeploymentConfig(NamedTuple):
         return f"{base}-{self.stage}"
 
     def stack_name(self, region: str) -> str:
-        return f"Gateway-{self.stage}-{region}"
+        return outputs.region_stack(self.stage, region)
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> DeploymentConfig:

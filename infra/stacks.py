@@ -11,10 +11,12 @@ a deploy-time copy.
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Environment, Stack
+from aws_cdk import aws_appsync as appsync
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from infra import outputs
 from infra.api import SCHEMA_FILE, GraphqlApi, UserDirectory
 from infra.authorizer import ClientTokenAuthorizer
 from infra.config import (
@@ -107,7 +109,7 @@ class RegionStack(Stack):
     ) -> None:
         super().__init__(
             scope,
-            config.stack_name(region),
+            outputs.region_stack(config.stage, region),
             env=Environment(region=region),
             cross_region_references=True,
             description=f"gateway {config.stage}: the {region} region",
@@ -175,19 +177,39 @@ class RegionStack(Stack):
         alarms = Alarms(self, "Alarms", config)
         self.route = RegionalRoute(self, "Route", config, self.api, alarms.server_errors(self.api))
         alarms.projection_lag(self.consumer.function)
-        alarms.dead_letters(self.consumer.dead_letters)
+        dead_letter_alarm = alarms.dead_letters(self.consumer.dead_letters)
         alarms.resolver_errors(self.resolvers.function)
         for other in config.regions:
             if other != region:
                 alarms.replication_latency(write_table, other)
-        CfnOutput(self, "GraphqlUrl", value=self.api.graphql_url)
-        CfnOutput(self, "ApiId", value=self.api.api_id)
-        CfnOutput(
-            self,
-            "ClientTokenSecret",
-            value=config.resource_name(CLIENT_TOKEN_SECRET),
-            description="Holds the public client token: the Authorization of anonymous reads.",
+        api = self.api.node.default_child
+        assert isinstance(api, appsync.CfnGraphQLApi)
+        self._output_names(
+            {
+                outputs.STAGE: config.stage,
+                outputs.REGION: region,
+                outputs.PRIMARY_REGION: config.primary,
+                outputs.REGIONS: ",".join(config.regions),
+                outputs.WRITE_TABLE: write_table,
+                outputs.WRITE_STREAM_ARN: stream_arn,
+                outputs.PROJECTION_TABLE: projections.table_name,
+                outputs.DEAD_LETTER_QUEUE_URL: self.consumer.dead_letters.queue_url,
+                outputs.GRAPHQL_URL: self.api.graphql_url,
+                outputs.REALTIME_URL: api.attr_realtime_url,
+                outputs.API_ID: self.api.api_id,
+                outputs.STREAM_CONSUMER: self.consumer.function.function_name,
+                outputs.ALARM_TOPIC_ARN: alarms.topic.topic_arn,
+                outputs.DEAD_LETTER_ALARM: dead_letter_alarm.alarm_name,
+                outputs.USER_POOL_ID: users.user_pool_id,
+                # Holds the public client token: the Authorization of anonymous reads.
+                outputs.CLIENT_TOKEN_SECRET: config.resource_name(CLIENT_TOKEN_SECRET),
+            }
         )
+
+    def _output_names(self, values: dict[str, str]) -> None:
+        """What `gateway --stage` reads to find this region (:mod:`infra.outputs`)."""
+        for name, value in values.items():
+            CfnOutput(self, name, value=value)
 
     def _secret(
         self, owned: secretsmanager.Secret | None, base: str, config: DeploymentConfig
@@ -206,13 +228,17 @@ class EdgeStack(Stack):
     def __init__(self, scope: Construct, config: DeploymentConfig) -> None:
         super().__init__(
             scope,
-            f"Gateway-{config.stage}-edge",
+            outputs.edge_stack(config.stage),
             env=Environment(region=EDGE_REGION),
             description=f"gateway {config.stage}: {config.domain_name} for every region",
         )
         self.routing = EdgeRouting(self, "Routing", config)
-        CfnOutput(self, "Url", value=f"https://{config.domain_name}/graphql")
-        CfnOutput(self, "RealtimeUrl", value=f"wss://{config.domain_name}/graphql/realtime")
+        CfnOutput(self, outputs.PUBLIC_URL, value=f"https://{config.domain_name}/graphql")
+        CfnOutput(
+            self,
+            outputs.PUBLIC_REALTIME_URL,
+            value=f"wss://{config.domain_name}/graphql/realtime",
+        )
 
 
 def build_stacks(scope: Construct, config: DeploymentConfig) -> list[Stack]:

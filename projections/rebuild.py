@@ -3,12 +3,14 @@
 The stream keeps 24 hours; the write table keeps every event. A rebuild empties the
 region's views and applies every event again through the same builders, so the result
 equals what the stream built. Nothing is published: subscribers were told already.
+Until it ends, reads in that region miss the views not yet rebuilt; :func:`plan`
+counts what a rebuild would do, changing nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -37,9 +39,8 @@ def event_items(client: Any, write_table: str) -> Iterator[dict[str, Any]]:
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def clear_views(table: ProjectionTable) -> int:
-    """Delete every view (the progress item stays); return how many were deleted."""
-    deleted = 0
+def view_keys(table: ProjectionTable) -> Iterator[dict[str, Any]]:
+    """The key (wire format) of every view; the progress item is no view."""
     request: dict[str, Any] = {
         "TableName": table.name,
         "ProjectionExpression": "#pk, #sk",
@@ -50,11 +51,32 @@ def clear_views(table: ProjectionTable) -> int:
         page = table.client.scan(**request)
         for item in page.get("Items", []):
             if decode(item) != progress:
-                table.client.delete_item(TableName=table.name, Key=item)
-                deleted += 1
+                yield item
         if "LastEvaluatedKey" not in page:
-            return deleted
+            return
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def clear_views(table: ProjectionTable) -> int:
+    """Delete every view (the progress item stays); return how many were deleted."""
+    deleted = 0
+    for key in view_keys(table):
+        table.client.delete_item(TableName=table.name, Key=key)
+        deleted += 1
+    return deleted
+
+
+class Plan(NamedTuple):
+    """What a rebuild would do: delete ``views``, then apply ``events``."""
+
+    views: int
+    events: int
+
+
+def plan(write_client: Any, write_table: str, table: ProjectionTable) -> Plan:
+    """Count what :func:`rebuild` would delete and apply; nothing is changed."""
+    views = sum(1 for _ in view_keys(table))
+    return Plan(views, sum(1 for _ in event_items(write_client, write_table)))
 
 
 def rebuild(

@@ -446,6 +446,10 @@ def test_the_admin_endpoint_adds_lists_and_clears_faults_on_every_regions_port(
 
 
 def test_status_prints_roles_lags_dead_letters_and_faults(gateway: Gateway) -> None:
+    """GIVEN a running gateway dev with a fault on WHEN `gateway status` prints THEN first
+    what an operator reads on AWS too (each region's role, mode, epoch, dead letters and
+    last projection), then, apart, what only the emulator knows (backlogs, subscribers,
+    metrics, faults)."""
     fault_id = switch_on(
         gateway, "crash", "--region", PRIMARY, "--match", "ORDER#o-1", "--times", "2"
     )
@@ -454,18 +458,25 @@ def test_status_prints_roles_lags_dead_letters_and_faults(gateway: Gateway) -> N
 
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].split() == [
+    assert lines[0].startswith("gateway dev (state in ")
+    assert lines[0].endswith(
+        f"primary {PRIMARY}, ACTIVE, epoch 0 (the highest epoch of the copies read)"
+    )
+    assert lines[1].split() == [
         "region",
         "role",
         "mode",
-        "replication",
-        "projection",
+        "epoch",
         "dead",
         "letters",
-        "subs",
+        "last",
+        "projected",
     ]
-    assert lines[1].split()[:3] == [PRIMARY, "primary", "ACTIVE"]
-    assert lines[2].split()[:3] == [REPLICA, "replica", "ACTIVE"]
+    assert lines[2].split()[:5] == [PRIMARY, "primary", "ACTIVE", "0", "0"]
+    assert lines[3].split()[:5] == [REPLICA, "replica", "ACTIVE", "0", "0"]
+    emulator = lines.index("emulator only (gateway dev's own view):")
+    assert lines[emulator + 1].split() == ["region", "replication", "projection", "subscribers"]
+    assert lines[emulator + 2].split()[0] == PRIMARY
     assert any(line.strip().startswith(fault_id) and "2 more times" in line for line in lines)
 
 

@@ -49,6 +49,33 @@ def test_rebuild_keeps_every_product_readable_in_every_region(gateway: Gateway) 
         assert items == [{"id": created["id"], "version": 1}]
 
 
+def test_a_dry_run_rebuild_counts_and_changes_nothing(gateway: Gateway) -> None:
+    """GIVEN a product projected in both regions WHEN the operator asks for a dry run of
+    eu-west-1's rebuild THEN it says how many views it would delete and events it would
+    apply, warns that reads would miss data meanwhile, and the product is still there."""
+    category = unique("dry")
+    gateway.query(
+        gateway.primary,
+        'mutation($c: String!, $s: String!) { createProduct(input: {sku: $s, name: "Jug", '
+        'category: $c, priceCents: 700, currency: "EUR", stock: 1}) { id } }',
+        {"c": category, "s": unique("JUG")},
+    )
+    listing = "query($c: String) { products(category: $c) { items { id } } }"
+    wait_until(
+        lambda: gateway.query(gateway.replica, listing, {"c": category})["products"]["items"], 15
+    )
+
+    result = gateway_command(
+        "projections", "rebuild", "--dry-run", "--region", "eu-west-1",
+        "--state-dir", str(gateway.state_dir),
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("eu-west-1: would delete ")
+    assert "nothing changed (a rebuild leaves reads in eu-west-1 missing data" in result.stdout
+    assert gateway.query(gateway.replica, listing, {"c": category})["products"]["items"]
+
+
 def test_dead_letters_are_listed_per_region(gateway: Gateway) -> None:
     """GIVEN a healthy deployment WHEN the operator lists and redrives the dead letters
     THEN each region reports none, and the redrive succeeds with nothing to do."""

@@ -19,6 +19,7 @@ from projections.stream import StreamProjector
 from projections.table import ProjectionTable
 from resolvers.bootstrap import build_app, build_services
 from resolvers.handler import ResolverHandler, build_handler
+from tests.integration.stage import STAGE, deploy
 
 PRIMARY, REPLICA = "us-east-1", "eu-west-1"
 
@@ -100,8 +101,11 @@ def _streams(region: str) -> Any:
     )
 
 
-def _region(settings: Settings) -> Region:
-    create_tables(settings)
+def _region(settings: Settings, tables: bool = True) -> Region:
+    """A region wired from ``settings``; its tables made here unless ``tables`` is False
+    (a stage's come from its stack)."""
+    if tables:
+        create_tables(settings)
     publisher = RecordingPublisher()
     table = ProjectionTable(settings.dynamodb(settings.region), settings.projection_table)
     projector = StreamProjector(table, publisher)
@@ -132,3 +136,43 @@ def cloud(monkeypatch: pytest.MonkeyPatch) -> Iterator[Cloud]:
             ]
         )
         yield Cloud(primary, replica, replicator)
+
+
+@dataclass
+class Stage:
+    """A deployed stage: its name, and its regions' Lambdas and replication to drive."""
+
+    name: str
+    cloud: Cloud
+
+
+def replicated(regions: list[Region]) -> Replicator:
+    """The global table's stand-in between ``regions``' write tables."""
+    return Replicator(
+        [
+            ReplicaTable(
+                region.settings.region,
+                StreamReader(_streams(region.settings.region), stream_arn(region.settings)),
+                region.settings.dynamodb(region.settings.region),
+                region.settings.write_table,
+            )
+            for region in regions
+        ]
+    )
+
+
+@pytest.fixture
+def stage(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stage]:
+    """Stage ``test`` deployed to moto in two regions: CloudFormation stacks whose
+    outputs name the tables and queue made from their templates (tests/integration/
+    stage.py), and the regions' Lambdas wired from those outputs."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    moto_fixes.install_client_request_tokens()
+    with mock_aws():
+        regions = [
+            _region(deploy(STAGE, region, (PRIMARY, REPLICA)), tables=False)
+            for region in (PRIMARY, REPLICA)
+        ]
+        yield Stage(STAGE, Cloud(*regions, replicated(regions)))

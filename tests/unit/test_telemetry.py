@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from cli import chaos
+from cli import status as cli_status
 from emulator.telemetry import RegionMetrics
 from projections.observability import Observability
 
@@ -107,17 +107,6 @@ def test_the_chart_keeps_one_sample_a_second_for_the_window() -> None:
     assert (len(lags), lags[0], lags[-1]) == (600, 100, 699)
 
 
-class FakeAdmin:
-    """Answers GET /status with what a running gateway dev would."""
-
-    def __init__(self, status: dict[str, Any]) -> None:
-        self.status = status
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        assert (method, path) == ("GET", "/status")
-        return self.status
-
-
 def _status_of(name: str, metrics: RegionMetrics) -> dict[str, Any]:
     return {
         "name": name,
@@ -133,8 +122,8 @@ def _status_of(name: str, metrics: RegionMetrics) -> dict[str, Any]:
 
 def test_gateway_status_prints_each_regions_metrics_beside_todays_table() -> None:
     """GIVEN a region with resolver calls and lags, and one with none WHEN `gateway status`
-    prints THEN the usual table comes first, then each region's lags and DLQ depth, then
-    each field's calls, errors, p50 and p99."""
+    prints the emulator's own view THEN its table comes first, then each region's lags
+    and DLQ depth, then each field's calls, errors, p50 and p99."""
     busy, observability = _region(ManualClock())
     _resolve(observability, "Mutation.placeOrder")
     _resolve(observability, "Mutation.placeOrder", fail=True)
@@ -148,10 +137,11 @@ def test_gateway_status_prints_each_regions_metrics_beside_todays_table() -> Non
     }
     out = io.StringIO()
 
-    assert chaos._status(FakeAdmin(status), False, out) == 0  # type: ignore[arg-type]
+    cli_status._print_emulator(status, out)
 
     lines = out.getvalue().splitlines()
-    assert lines[0].split()[:2] == ["region", "role"]
+    assert lines[1] == "emulator only (gateway dev's own view):"
+    assert lines[2].split() == ["region", "replication", "projection", "subscribers"]
     lag_line = next(line for line in lines if line.startswith("us-east-1") and "12/12/12" in line)
     assert lag_line.split()[-1] == "2"  # the DLQ depth
     (placed,) = [line for line in lines if "Mutation.placeOrder" in line]
