@@ -38,18 +38,18 @@ def event_items(client: Any, write_table: str) -> Iterator[dict[str, Any]]:
 
 
 def clear_views(table: ProjectionTable) -> int:
-    """Delete every view (the progress item stays); return how many were deleted."""
+    """Delete every view (the region's bookkeeping, its progress and the heartbeats it
+    saw, stays); return how many were deleted."""
     deleted = 0
     request: dict[str, Any] = {
         "TableName": table.name,
         "ProjectionExpression": "#pk, #sk",
         "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
     }
-    progress = keys.progress_key()
     while True:
         page = table.client.scan(**request)
         for item in page.get("Items", []):
-            if decode(item) != progress:
+            if decode(item)[keys.PARTITION_KEY] != keys.META_PARTITION:
                 table.client.delete_item(TableName=table.name, Key=item)
                 deleted += 1
         if "LastEvaluatedKey" not in page:
