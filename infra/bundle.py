@@ -1,6 +1,6 @@
 """The Lambda bundle, staged from this repository with no Docker and no network.
 
-Both Lambdas share one bundle: the runtime packages (``domain``, ``projections``,
+Every Lambda shares one bundle: the runtime packages (``domain``, ``projections``,
 ``resolvers``) and the pinned Powertools copied from the environment that runs the synth,
 so what deploys is exactly what the tests ran. boto3 comes from the Lambda runtime.
 """
@@ -20,6 +20,8 @@ BUNDLED_DISTRIBUTIONS = ("aws-lambda-powertools", "typing-extensions")
 TRACING_DISTRIBUTIONS = ("aws-xray-sdk", "wrapt")
 RESOLVER_HANDLER = "resolvers.handler.lambda_handler"
 STREAM_HANDLER = "projections.stream.handler"
+CANARY_HANDLER = "projections.canary.handler"
+HEARTBEAT_HANDLER = "projections.heartbeat.handler"
 
 _staged: dict[Path, Path] = {}
 

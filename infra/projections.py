@@ -29,19 +29,19 @@ from projections import keys
 BATCH_SIZE = 100
 RETRY_ATTEMPTS = 3
 MAX_RECORD_AGE = Duration.hours(6)
+PASSED_KINDS = (keys.EVENT_RECORD, keys.HEARTBEAT_RECORD)
 # The stream keeps records 24 h; a dead letter keeps the longest SQS allows.
 DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 def event_item_filter() -> Mapping[str, Any]:
-    """Only inserted event items reach the handler; aggregate states never do."""
+    """Only inserted event items reach the handler, and every region's heartbeat (which
+    it measures, :mod:`projections.heartbeat`); aggregate states never do."""
     return lambda_.FilterCriteria.filter(
         {
             "eventName": lambda_.FilterRule.is_equal("INSERT"),
             "dynamodb": {
-                "NewImage": {
-                    keys.RECORD_KIND: {"S": lambda_.FilterRule.is_equal(keys.EVENT_RECORD)}
-                }
+                "NewImage": {keys.RECORD_KIND: {"S": lambda_.FilterRule.or_(*PASSED_KINDS)}}
             },
         }
     )

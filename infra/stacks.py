@@ -14,6 +14,7 @@ from constructs import Construct
 
 from infra.api import SCHEMA_FILE, GraphqlApi, UserDirectory
 from infra.config import EDGE_REGION, DeploymentConfig
+from infra.health import HeartbeatWriter, ReadCanary
 from infra.nag import acknowledge
 from infra.observability import Alarms
 from infra.projections import StreamConsumer
@@ -120,7 +121,12 @@ class RegionStack(Stack):
             environment=environment,
         )
         alarms = Alarms(self, "Alarms", config)
-        self.route = RegionalRoute(self, "Route", config, self.api, alarms.server_errors(self.api))
+        self.canary = ReadCanary(self, "ReadCanary", config, self.api, self.api.api_key)
+        self.heartbeat = HeartbeatWriter(self, "Heartbeat", config, write_table)
+        health = [alarms.server_errors(self.api), alarms.read_canary()]
+        self.route = RegionalRoute(self, "Route", config, self.api, health)
+        for source in config.regions:
+            alarms.heartbeat_age(source)
         alarms.projection_lag(self.consumer.function)
         alarms.dead_letters(self.consumer.dead_letters)
         alarms.resolver_errors(self.resolvers.function)

@@ -28,6 +28,7 @@ from __future__ import annotations
 from domain.records import (  # noqa: F401  (re-exported: the write table's keys)
     EVENT_RECORD,
     EVENT_SORT_KEY_PREFIX,
+    HEARTBEAT_RECORD,
     PARTITION_KEY,
     RECORD_KIND,
     SORT_KEY,

@@ -38,8 +38,8 @@ def _mapping(template: Template) -> dict[str, object]:
 
 def test_stream_consumer_gets_only_inserted_event_items(synthesized: Synthesized) -> None:
     """GIVEN the write table's stream WHEN synthesized THEN each region's mapping passes only
-    INSERTs whose new image is an event item: aggregate states and the control record never
-    reach the handler."""
+    INSERTs whose new image is an event item or a region's heartbeat (which the handler
+    measures): aggregate states and the control record never reach the handler."""
     for region in synthesized.config.regions:
         pattern = Capture()
         synthesized.region(region).has_resource_properties(
@@ -48,7 +48,9 @@ def test_stream_consumer_gets_only_inserted_event_items(synthesized: Synthesized
 
         assert json.loads(pattern.as_string()) == {
             "eventName": ["INSERT"],
-            "dynamodb": {"NewImage": {keys.RECORD_KIND: {"S": [keys.EVENT_RECORD]}}},
+            "dynamodb": {
+                "NewImage": {keys.RECORD_KIND: {"S": [keys.EVENT_RECORD, keys.HEARTBEAT_RECORD]}}
+            },
         }, region
 
 
