@@ -58,7 +58,9 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     clear = _action(actions, "clear", "switch faults off")
     clear.add_argument("fault_id", nargs="?", metavar="ID", help="the fault to switch off")
     clear.add_argument("--all", action="store_true", help="switch every fault off")
-    status = commands.add_parser("status", help="roles, lags, dead letters and faults")
+    status = commands.add_parser(
+        "status", help="roles, lags, dead letters, health, heartbeats and faults"
+    )
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.add_argument("--state-dir", default=DEFAULT_STATE_DIR, help=_STATE_DIR_HELP)
 
@@ -177,7 +179,16 @@ def _status(admin: Admin, as_json: bool, out: TextIO) -> int:
     if as_json:
         print(json.dumps(status, indent=2), file=out)
         return 0
-    header = ("region", "role", "mode", "replication", "projection", "dead letters", "subs")
+    header = (
+        "region",
+        "role",
+        "mode",
+        "replication",
+        "projection",
+        "dead letters",
+        "subs",
+        "health",
+    )
     rows = [header]
     for region in status["regions"]:
         replication, projection = region["replication"], region["projection"]
@@ -190,9 +201,11 @@ def _status(admin: Admin, as_json: bool, out: TextIO) -> int:
                 f"{projection['lagMs']} ms, {projection['backlog']} waiting",
                 _count(region["deadLetters"]),
                 str(region["subscribers"]),
+                _health(region.get("health")),
             )
         )
     _print_table(rows, out)
+    _print_heartbeats(status["regions"], out)
     _print_metrics(status["regions"], out)
     settings = status["replication"]
     state = "paused" if settings["paused"] else "running"
@@ -203,6 +216,34 @@ def _status(admin: Admin, as_json: bool, out: TextIO) -> int:
     for fault in faults:
         print(f"  {_fault_line(fault)}", file=out)
     return 0
+
+
+def _health(check: dict[str, Any] | None) -> str:
+    """The region's health check as the global endpoint follows it: its canary's say."""
+    if check is None:
+        return "?"
+    last = check.get("lastVerdict")
+    why = "" if last is None or last["healthy"] else f" ({last['reason']})"
+    return ("healthy" if check["healthy"] else "UNHEALTHY") + why
+
+
+def _print_heartbeats(regions: list[dict[str, Any]], out: TextIO) -> None:
+    """How old the newest heartbeat of each region is in each region's projections: a
+    number that keeps growing means replication or the stream has stalled."""
+    sources = list(regions[0]["heartbeats"]) if regions and "heartbeats" in regions[0] else []
+    if not sources:
+        return
+    table: list[Sequence[str]] = [("heartbeat age", *(f"from {source}" for source in sources))]
+    for region in regions:
+        ages = region["heartbeats"]
+        table.append((region["name"], *(_age(ages.get(source)) for source in sources)))
+    print(file=out)
+    _print_table(table, out)
+
+
+def _age(seen: dict[str, Any] | None) -> str:
+    age = None if seen is None else seen.get("ageMs")
+    return "none yet" if age is None else f"{age / 1000:.1f} s"
 
 
 def _print_metrics(regions: list[dict[str, Any]], out: TextIO) -> None:

@@ -1,6 +1,7 @@
 """Where a running ``gateway dev`` says how to reach it, for the other ``gateway`` commands.
 
-``<state-dir>/dev.json`` holds the moto endpoint, the regions and their URLs, the local
+``<state-dir>/dev.json`` holds the moto endpoint, the regions and their URLs (and the
+global endpoint's), the local
 credentials and this run's operator token (:mod:`emulator.operator`). It is the owner's
 alone (0600, in a 0700 directory): whoever reads it may do anything the operator may.
 It exists while ``gateway dev`` runs and is removed when it stops.
@@ -32,6 +33,8 @@ class RunningDev:
     urls: list[str]
     credentials: LocalCredentials
     operator_token: str
+    # The global endpoint, in front of every region (emulator.edge).
+    global_url: str | None = None
 
     def settings(self, region: str) -> Settings:
         index = self.regions.index(region)
@@ -65,6 +68,7 @@ def find(state_dir: Path) -> RunningDev:
             urls=list(body["urls"]),
             credentials=LocalCredentials(**body["credentials"]),
             operator_token=str(body["operator_token"]),
+            global_url=body.get("global_url"),
         )
     except FileNotFoundError:
         raise NotRunning(

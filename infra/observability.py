@@ -21,6 +21,7 @@ from constructs import Construct
 from infra import bundle
 from infra.config import DeploymentConfig
 from infra.nag import acknowledge
+from infra.thresholds import HEALTH_DATAPOINTS_TO_ALARM, HEALTH_EVALUATION_PERIODS
 
 METRICS_NAMESPACE = "Gateway"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -37,10 +38,6 @@ CANARY_SERVICE = "gateway-canary"
 HEARTBEAT_AGE = "HeartbeatAge"
 SOURCE_REGION = "SourceRegion"
 STREAM_SERVICE = "gateway-projections"
-# A health alarm fires on 2 bad minutes out of 3, a missing minute counting as bad: one
-# lost datapoint is tolerated, and a region fails over within about 3 minutes.
-HEALTH_EVALUATION_PERIODS = 3
-HEALTH_DATAPOINTS_TO_ALARM = 2
 BASIC_EXECUTION_ROLE = (
     "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
     "service-role/AWSLambdaBasicExecutionRole]"

@@ -10,7 +10,6 @@ has a latency record, with a health check, for each region.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 from aws_cdk import Duration, Fn, Stack
 from aws_cdk import aws_appsync as appsync
@@ -23,12 +22,13 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 from constructs import Construct
 
+from infra import edge
 from infra.config import DeploymentConfig
 from infra.edge import origin_request
 from infra.nag import acknowledge
 from infra.observability import BASIC_EXECUTION_ROLE
 
-EDGE_CODE = Path(origin_request.__file__).resolve().parent
+EDGE_CODE = edge.CODE
 # Route 53 answers from the latency record for this long; failover waits at most this
 # plus the health check's detection time.
 ORIGIN_TTL = Duration.seconds(30)
@@ -129,7 +129,7 @@ class EdgeRouting(Construct):
             self,
             "OriginRouter",
             runtime=EDGE_RUNTIME,
-            handler="origin_request.handler",
+            handler=edge.HANDLER,
             code=lambda_.Code.from_asset(str(EDGE_CODE), exclude=["__pycache__", "*.pyc"]),
             memory_size=128,
             timeout=Duration.seconds(5),

@@ -463,9 +463,11 @@ def test_status_prints_roles_lags_dead_letters_and_faults(gateway: Gateway) -> N
         "dead",
         "letters",
         "subs",
+        "health",
     ]
     assert lines[1].split()[:3] == [PRIMARY, "primary", "ACTIVE"]
     assert lines[2].split()[:3] == [REPLICA, "replica", "ACTIVE"]
+    assert lines[1].split()[-1] == lines[2].split()[-1] == "healthy"
     assert any(line.strip().startswith(fault_id) and "2 more times" in line for line in lines)
 
 

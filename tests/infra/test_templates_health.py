@@ -11,14 +11,13 @@ from infra import bundle, observability
 from infra.observability import (
     CANARY_SERVICE,
     CANARY_SUCCESS,
-    HEALTH_DATAPOINTS_TO_ALARM,
-    HEALTH_EVALUATION_PERIODS,
     HEARTBEAT_AGE,
     HEARTBEAT_AGE_ALARM,
     METRICS_NAMESPACE,
     SOURCE_REGION,
     STREAM_SERVICE,
 )
+from infra.thresholds import HEALTH_DATAPOINTS_TO_ALARM, HEALTH_EVALUATION_PERIODS
 from projections import canary, heartbeat, stream
 from projections import observability as runtime_metrics
 from tests.infra.conftest import Synthesized
