@@ -16,9 +16,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from emulator.appsync.auth import DEFAULT_PUBLIC_TOKEN
 from emulator.cloud.jwt_issuer import LocalIssuer
 
-API_KEY = "da2-gatewaylocaldevelopmentkey"
+# What anonymous clients send as Authorization to a default gateway dev.
+PUBLIC_TOKEN = DEFAULT_PUBLIC_TOKEN
 READY = b"gateway dev: ready"
 
 

@@ -2,7 +2,7 @@
 
 Starts ``gateway dev``, creates one product and waits for us-east-1 to project it. Then
 ``product(id)`` is asked, in alternating rounds, through us-east-1's ``POST /graphql``
-(API key, one kept-alive connection, as a client library holds one) and straight from
+(client token, one kept-alive connection, as a client library holds one) and straight from
 the resolver Lambda's handler built in this process on the same moto server. The
 difference is the emulator's HTTP, auth, GraphQL parse, validation and execution, and
 its event building; it also includes sharing one process (and its GIL) with moto, the
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from benchmarks import inprocess
-from benchmarks.freshness import API_KEY, free_base_port, post, staff_token, start_gateway
+from benchmarks.freshness import PUBLIC_TOKEN, free_base_port, post, staff_token, start_gateway
 from benchmarks.report import Row
 from benchmarks.stats import Summary
 from emulator import statefile
@@ -65,7 +65,7 @@ def _measure(port: int, state_dir: Path, rounds: int, calls: int) -> Timings:
     product_id = created["data"]["createProduct"]["id"]
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     body = json.dumps({"query": QUERY, "variables": {"id": product_id}}).encode()
-    headers = {"x-api-key": API_KEY, "content-type": "application/json"}
+    headers = {"Authorization": PUBLIC_TOKEN, "content-type": "application/json"}
 
     def through_http() -> dict[str, Any] | None:
         connection.request("POST", "/graphql", body=body, headers=headers)
@@ -114,7 +114,7 @@ def rows(timings: Timings) -> list[Row]:
         Row(
             part=PART,
             key="product(id) over POST /graphql",
-            figure=f"product(id) over POST /graphql (API key, kept-alive connection): "
+            figure=f"product(id) over POST /graphql (client token, kept-alive connection): "
             f"{through.text('ms', 1)}",
             against=f"the resolver handler called directly on the same moto: "
             f"{direct.median:.1f} ms; ratio = HTTP / direct, per round (min {ratio.low:.2f}, "

@@ -42,7 +42,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.typing import Subprotocol
 
 from benchmarks.devserver import (
-    API_KEY,
+    PUBLIC_TOKEN,
     free_base_port,
     start_gateway,
     stop_gateway,
@@ -62,6 +62,9 @@ APPSYNC_REALTIME = Subprotocol("graphql-ws")
 SUBSCRIBE = f'subscription {{ onProductChanged(category: "{CATEGORY}") {{ id version }} }}'
 ANSWER_TIMEOUT_S = 30.0
 DELIVERY_TIMEOUT_S = 60.0
+# The peer simulator's own API key (it has no Lambda authorizer); gateway dev takes the
+# public client token instead.
+PEER_API_KEY = "da2-gatewaylocaldevelopmentkey"
 # Each subscriber holds one socket here (2,000 in all); each server holds the other ends.
 SPARE_FILES = 200
 
@@ -83,6 +86,7 @@ class Server(NamedTuple):
     host: str
     publish_url: str
     region: str
+    auth: dict[str, str]
 
 
 def raise_open_files(needed: int) -> None:
@@ -93,20 +97,20 @@ def raise_open_files(needed: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
-def _auth(host: str) -> dict[str, str]:
-    return {"host": host, "x-api-key": API_KEY}
+def _auth(server: Server) -> dict[str, str]:
+    return {"host": server.host, **server.auth}
 
 
 async def subscribed(server: Server) -> ClientConnection:
     """A connection with one subscription the server acknowledged (``start_ack``)."""
-    header = base64.b64encode(json.dumps(_auth(server.host)).encode()).decode()
+    header = base64.b64encode(json.dumps(_auth(server)).encode()).decode()
     url = f"{server.realtime_url}?header={header}&payload=e30="
     socket = await connect(url, subprotocols=[APPSYNC_REALTIME], proxy=None, ping_interval=None)
     await socket.send(json.dumps({"type": "connection_init"}))
     await _expect(socket, "connection_ack")
     payload = {
         "data": json.dumps({"query": SUBSCRIBE, "variables": {}}),
-        "extensions": {"authorization": _auth(server.host)},
+        "extensions": {"authorization": _auth(server)},
     }
     await socket.send(json.dumps({"id": "1", "type": "start", "payload": payload}))
     await _expect(socket, "start_ack")
@@ -235,6 +239,7 @@ def gateway() -> Iterator[Server]:
                 host,
                 f"http://{host}/graphql",
                 "eu-west-1",
+                {"Authorization": PUBLIC_TOKEN},
             )
         finally:
             stop_gateway(process)
@@ -248,7 +253,7 @@ def simulator(credentials: LocalCredentials) -> Iterator[Server]:
             f"the peer is not installed: run `npm ci --prefix {PEER}` (make bench does)"
         )
     port = free_base_port(1)
-    command = ["node", "simulator.js", str(port), API_KEY, credentials.access_key_id]
+    command = ["node", "simulator.js", str(port), PEER_API_KEY, credentials.access_key_id]
     process = subprocess.Popen(command, cwd=PEER, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         assert process.stdout is not None
@@ -261,6 +266,7 @@ def simulator(credentials: LocalCredentials) -> Iterator[Server]:
             host,
             f"http://{host}/graphql",
             "us-east-1",
+            {"x-api-key": PEER_API_KEY},
         )
     finally:
         process.terminate()

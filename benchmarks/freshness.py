@@ -19,7 +19,7 @@ import websockets
 from websockets.typing import Subprotocol
 
 from benchmarks.devserver import (
-    API_KEY,
+    PUBLIC_TOKEN,
     free_base_port,
     post,
     staff_token,
@@ -63,7 +63,7 @@ async def _measure(port: int, changes: int, token: str) -> list[float]:
                     return
 
         await socket_.send(
-            json.dumps({"type": "connection_init", "payload": {"x-api-key": API_KEY}})
+            json.dumps({"type": "connection_init", "payload": {"Authorization": PUBLIC_TOKEN}})
         )
         assert json.loads(await socket_.recv())["type"] == "connection_ack"
         variables = {"category": category}

@@ -12,7 +12,6 @@ import argparse
 
 import uvicorn
 
-from emulator.appsync.auth import LocalCredentials
 from emulator.appsync.http_protocol import bounded_h11
 from emulator.cloud.schedules import HealthSchedule, ScheduledRegion
 from emulator.deployment import LocalDeployment, Topology
@@ -20,7 +19,7 @@ from emulator.edge.health import HealthChecks
 from emulator.edge.proxy import global_endpoint
 from infra.config import committed_context
 from infra.edge import origin_request
-from projections.canary import CanarySettings
+from resolvers.canary import CanarySettings
 
 # EventBridge runs the health functions each minute on AWS (infra/health.py).
 HEALTH_INTERVAL_S = 60.0
@@ -104,20 +103,13 @@ def _distribution_name() -> str:
     return str(committed_context().get("gateway:domainName") or LOCAL_DOMAIN)
 
 
-def schedule(
-    deployment: LocalDeployment, credentials: LocalCredentials, health: HealthChecks
-) -> HealthSchedule:
+def schedule(deployment: LocalDeployment, health: HealthChecks) -> HealthSchedule:
     """Each region's read canary and heartbeat writer, feeding ``health``."""
     return HealthSchedule(
         [
             ScheduledRegion(
                 region.settings,
-                CanarySettings.from_env(
-                    {
-                        "GATEWAY_APPSYNC_URL": region.settings.appsync_url or "",
-                        "GATEWAY_API_KEY": credentials.api_key,
-                    }
-                ),
+                CanarySettings.from_env({"GATEWAY_APPSYNC_URL": region.settings.appsync_url or ""}),
                 region.metrics.record,
             )
             for region in deployment.regions

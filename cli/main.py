@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import sys
 from collections.abc import Callable, Generator, Sequence
@@ -25,7 +26,7 @@ from cli import (
 from emulator.admin import build_admin
 from emulator.appsync.auth import (
     DEFAULT_ACCESS_KEY_ID,
-    DEFAULT_API_KEY,
+    DEFAULT_PUBLIC_TOKEN,
     DEFAULT_SECRET_ACCESS_KEY,
     LocalCredentials,
 )
@@ -41,6 +42,7 @@ from emulator.operator import login_url, new_token
 from emulator.private_files import private_dir
 from emulator.seed import seed
 from emulator.statefile import DEFAULT_STATE_DIR, NotRunning, RunningDev, announce, withdraw
+from infra.config import CLIENT_TOKEN_PATTERN
 
 DEFAULT_REGIONS = "us-east-1,eu-west-1"
 
@@ -88,7 +90,14 @@ def _parser() -> argparse.ArgumentParser:
     dev.add_argument(
         "--replication-lag-ms", type=int, default=0, help="delay before replicas see a write"
     )
-    dev.add_argument("--api-key", default=DEFAULT_API_KEY, help="the API key clients send")
+    dev.add_argument(
+        "--public-token",
+        "--api-key",  # its old name, from when anonymous reads took an API key
+        dest="public_token",
+        default=DEFAULT_PUBLIC_TOKEN,
+        help="the public client token anonymous clients send as Authorization, in every "
+        "region: 32 to 128 letters and digits",
+    )
     dev.add_argument("--seed", action="store_true", help="create a few sample products at start")
     limit_flags.add_to(dev)
     global_endpoint.add_to(dev)
@@ -152,12 +161,19 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--replication-lag-ms must not be negative")
     limits = limit_flags.limits(parser, args)
     global_endpoint.check(parser, args, regions)
+    if not re.search(CLIENT_TOKEN_PATTERN, args.public_token):
+        parser.error(
+            "--public-token must be 32 to 128 letters and digits, the pattern the deployed "
+            "authorizer accepts (API keys are gone: see the README)"
+        )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("--host must be a loopback address: the emulator has no real auth")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     topology = Topology(regions, args.host, args.port, args.replication_lag_ms)
     state_dir = private_dir(Path(args.state_dir))  # secrets and every record: 0700
-    credentials = LocalCredentials(args.api_key, args.iam_access_key_id, args.iam_secret_access_key)
+    credentials = LocalCredentials(
+        args.public_token, args.iam_access_key_id, args.iam_secret_access_key
+    )
     issuer = LocalIssuer.in_state_dir(state_dir)
     journal = Journal.in_state_dir(state_dir, fresh=args.fresh)
     try:
@@ -195,7 +211,7 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             for index, region in enumerate(deployment.regions)
         ]
         servers.append(_QuietServer(global_endpoint.config(args, topology, health)))
-        schedule = global_endpoint.schedule(deployment, credentials, health)
+        schedule = global_endpoint.schedule(deployment, health)
         running = RunningDev(
             endpoint_url=deployment.cloud.endpoint_url,
             regions=list(regions),
@@ -276,7 +292,7 @@ def _announce(topology: Topology, running: RunningDev) -> None:
         lines.append(f"  {region:<14} {role:<8} {topology.url(index)}")
     lines.append(f"  {'global':<14} {'routed':<8} {running.global_url}")
     lines += [
-        f"  API key (x-api-key):    {credentials.api_key}",
+        f"  public token:           {credentials.public_token}  (Authorization, every region)",
         f"  IAM access key id:      {credentials.access_key_id}",
         f"  IAM secret access key:  {credentials.secret_access_key}",
         f"  replication lag:        {topology.replication_lag_ms} ms",

@@ -35,6 +35,7 @@ from emulator.cloud.journal import Journal
 from emulator.cloud.jwt_issuer import LocalIssuer
 from emulator.cloud.positions import StreamPositions
 from emulator.cloud.replication import ReplicaTable, Replicator, mark_replicated_writes
+from emulator.cloud.secrets import create_secrets
 from emulator.cloud.server import (
     LocalCloud,
     create_dead_letter_table,
@@ -45,6 +46,7 @@ from emulator.cloud.server import (
 )
 from emulator.cloud.streams import StreamPoller, StreamReader
 from emulator.region import RegionRuntime
+from infra.config import CLIENT_TOKEN_SECRET, PAGE_TOKEN_SECRET
 from projections.observability import Observability
 from projections.settings import Settings
 from projections.stream import SERVICE, StreamProjector
@@ -118,10 +120,13 @@ class LocalDeployment:
                 appsync_url=topology.url(index),
                 control_cache_ms=control_cache_ms,
                 peer_regions=tuple(other for other in topology.regions if other != region),
+                token_secret_id=PAGE_TOKEN_SECRET,
+                client_token_secret_id=CLIENT_TOKEN_SECRET,
             )
             for index, region in enumerate(topology.regions)
         ]
         for settings in self.settings:
+            create_secrets(settings, credentials.public_token)
             create_tables(settings)
             create_dead_letter_table(settings, DEAD_LETTER_TABLE)
             create_positions_table(settings)

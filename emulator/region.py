@@ -4,24 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from emulator.appsync.auth import Caller, LocalCredentials, authenticate
 from emulator.appsync.executor import Executor, Outcome
+from emulator.appsync.lambda_auth import LambdaAuthorizer, Operation
 from emulator.appsync.limits import Limits
 from emulator.appsync.subscriptions import Subscriptions
 from emulator.chaos.faults import FaultRegistry
 from emulator.cloud.deadletters import DeadLetters
 from emulator.cloud.jwt_issuer import LocalIssuer
-from emulator.cloud.server import stream_arn, streams_client
+from emulator.cloud.server import LOCAL_ACCOUNT_ID, stream_arn, streams_client
 from emulator.cloud.streams import StreamPoller, StreamReader
 from emulator.telemetry import RegionMetrics
+from infra.config import CLIENT_TOKEN_CACHE_S, CLIENT_TOKEN_PATTERN
 from projections.observability import Observability
 from projections.settings import Settings
 from projections.stream import SERVICE as PROJECTIONS_SERVICE
 from projections.stream import build_projector
+from resolvers.authorizer import build_authorizer
 from resolvers.bootstrap import build_app, build_services
 from resolvers.handler import SERVICE as RESOLVERS_SERVICE
 from resolvers.handler import ResolverHandler
@@ -90,6 +94,17 @@ class RegionRuntime:
         self.resolver_lambda: Callable[[dict[str, Any]], Any] = LambdaPool(
             lambda: ResolverHandler(build_app(services), resolvers, self.offload)
         )
+        # The API's AWS_LAMBDA mode, calling the region's authorizer function on its
+        # threads, with infra's pattern and cache time (what the template's
+        # LambdaAuthorizerConfig says).
+        authorizer_function = build_authorizer(settings)
+        self.authorizer = LambdaAuthorizer(
+            lambda event: self.offload(functools.partial(authorizer_function, event, None)),
+            api_id=local_api_id(settings.region),
+            account_id=LOCAL_ACCOUNT_ID,
+            pattern=CLIENT_TOKEN_PATTERN,
+            ttl_s=CLIENT_TOKEN_CACHE_S,
+        )
         self.executor = Executor(
             schema,
             self.invoke,
@@ -144,10 +159,15 @@ class RegionRuntime:
             emf_sink=self.metrics.record,
         )
 
-    def authenticate(
-        self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
+    async def authenticate(
+        self,
+        headers: dict[str, str],
+        request: tuple[str, str, bytes] | None = None,
+        operation: Operation | None = None,
     ) -> Caller | None:
-        return authenticate(self.credentials, self.name, headers, request, self.issuer)
+        return await authenticate(
+            self.credentials, self.name, headers, request, self.issuer, self.authorizer, operation
+        )
 
     async def execute(
         self,
@@ -157,3 +177,8 @@ class RegionRuntime:
         caller: Caller,
     ) -> Outcome:
         return await self.executor.execute(query, variables, operation_name, caller)
+
+
+def local_api_id(region: str) -> str:
+    """The id this region's emulated API goes by, as AppSync names an API's 26 characters."""
+    return ("gatewaylocal" + region.replace("-", "")).ljust(26, "0")[:26]

@@ -1,14 +1,17 @@
 """The AppSync API of one region, built from the committed ``schema/schema.graphql``.
 
-Auth modes follow DESIGN.md: the API key by default, a Cognito user pool with the
+Auth modes follow DESIGN.md: the public client token by default (AWS_LAMBDA, through
+:mod:`infra.authorizer`: one token for every region), a Cognito user pool with the
 ``customers`` and ``staff`` groups, and IAM for the stream handler's publish mutations.
+There is no API key: AppSync generates each key's value per API, so no key could be
+the credential that works in every region.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, Expiration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_appsync as appsync
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_logs as logs
@@ -20,8 +23,6 @@ from infra.observability import BASIC_EXECUTION_ROLE
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 USER_GROUPS = ("customers", "staff")
-# AppSync refuses an API key that lives longer than a year; rotate it yearly.
-API_KEY_DAYS = 365
 # The construct id CDK gives its log-retention singleton in every stack.
 LOG_RETENTION_PROVIDER = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 
@@ -75,6 +76,7 @@ class GraphqlApi(Construct):
         construct_id: str,
         config: DeploymentConfig,
         user_pool: cognito.IUserPool,
+        public_access: appsync.AuthorizationMode,
     ) -> None:
         super().__init__(scope, construct_id)
         self.api = appsync.GraphqlApi(
@@ -83,13 +85,9 @@ class GraphqlApi(Construct):
             name=config.resource_name("gateway"),
             definition=appsync.Definition.from_file(str(SCHEMA_FILE)),
             authorization_config=appsync.AuthorizationConfig(
-                default_authorization=appsync.AuthorizationMode(
-                    authorization_type=appsync.AuthorizationType.API_KEY,
-                    api_key_config=appsync.ApiKeyConfig(
-                        description="Public reads of products and product changes",
-                        expires=Expiration.after(Duration.days(API_KEY_DAYS)),
-                    ),
-                ),
+                # A field without a directive is as open as the public token makes it;
+                # tests/contract/test_auth_table.py pins every root field's modes.
+                default_authorization=public_access,
                 additional_authorization_modes=[
                     appsync.AuthorizationMode(
                         authorization_type=appsync.AuthorizationType.USER_POOL,
@@ -124,7 +122,7 @@ class GraphqlApi(Construct):
         acknowledge(
             self.api,
             "AwsSolutions::AwsSolutions-ASC3",
-            "Verbose content would log request headers (JWTs, API keys) and customers' "
+            "Verbose content would log request headers (JWTs, client tokens) and customers' "
             "data; field logs at gateway:apiLogLevel stay on without it.",
         )
         acknowledge(

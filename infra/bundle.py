@@ -19,8 +19,9 @@ BUNDLED_DISTRIBUTIONS = ("aws-lambda-powertools", "typing-extensions")
 # deployment with ``gateway:xray`` on carries it (about 330 ms of cold start).
 TRACING_DISTRIBUTIONS = ("aws-xray-sdk", "wrapt")
 RESOLVER_HANDLER = "resolvers.handler.lambda_handler"
+AUTHORIZER_HANDLER = "resolvers.authorizer.handler"
 STREAM_HANDLER = "projections.stream.handler"
-CANARY_HANDLER = "projections.canary.handler"
+CANARY_HANDLER = "resolvers.canary.handler"
 HEARTBEAT_HANDLER = "projections.heartbeat.handler"
 
 _staged: dict[Path, Path] = {}

@@ -37,6 +37,18 @@ CONTEXT_KEYS = (
 EDGE_REGION = "us-east-1"
 
 
+# The public client token (AWS_LAMBDA auth): AppSync sends the authorizer only an
+# Authorization header that matches, so a user-pool JWT (it has dots) or a SigV4 header
+# (spaces, dashes) never reaches it. Secrets Manager generates 40 such characters.
+# gateway dev applies the same pattern and cache time.
+CLIENT_TOKEN_PATTERN = r"^[A-Za-z0-9]{32,128}$"
+CLIENT_TOKEN_LENGTH = 40
+CLIENT_TOKEN_CACHE_S = 300
+CLIENT_TOKEN_SECRET = "gateway-client-tokens"
+# Signs every connection's nextToken, the same in every region.
+PAGE_TOKEN_SECRET = "gateway-token-secret"
+
+
 # AppSync's own ranges for a GraphQL API's per-request limits (CreateGraphqlApi).
 RESOLVER_COUNT_RANGE = range(0, 10_001)
 QUERY_DEPTH_RANGE = range(0, 76)

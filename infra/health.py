@@ -14,11 +14,13 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from domain import records
 from infra import bundle
-from infra.config import DeploymentConfig
+from infra.authorizer import SECRET_VARIABLE
+from infra.config import CLIENT_TOKEN_SECRET, DeploymentConfig
 from infra.observability import CANARY_SERVICE, gateway_function
 
 SCHEDULE = events.Schedule.rate(Duration.minutes(1))
@@ -37,10 +39,11 @@ def _every_minute(scope: Construct, function: lambda_.IFunction) -> events.Rule:
 
 
 class ReadCanary(Construct):
-    """A synthetic GraphQL read of this region's API, each minute, with the API key.
+    """A synthetic GraphQL read of this region's API, each minute, as an anonymous client.
 
-    ``api_key`` is the credential an anonymous client holds in this region; the canary
-    reads as such a client does, so a broken key or auth path fails it too.
+    It reads with the public client token, from ``client_tokens`` (this region's view of
+    the client-token secret, as the authorizer's), so a broken token or authorizer fails
+    it too.
     """
 
     def __init__(
@@ -49,20 +52,24 @@ class ReadCanary(Construct):
         construct_id: str,
         config: DeploymentConfig,
         api: appsync.GraphqlApi,
-        api_key: str | None,
+        client_tokens: secretsmanager.ISecret,
     ) -> None:
         super().__init__(scope, construct_id)
-        if api_key is None:
-            raise ValueError("the read canary reads as an anonymous client: the API needs a key")
         self.function = gateway_function(
             self,
             "Function",
             config,
             handler=bundle.CANARY_HANDLER,
             service=CANARY_SERVICE,
-            environment={"GATEWAY_APPSYNC_URL": api.graphql_url, "GATEWAY_API_KEY": api_key},
+            environment={
+                "GATEWAY_APPSYNC_URL": api.graphql_url,
+                SECRET_VARIABLE: config.resource_name(CLIENT_TOKEN_SECRET),
+            },
             timeout=Duration.seconds(30),
         )
+        client_tokens.grant_read(self.function)
+        if isinstance(client_tokens, secretsmanager.Secret):
+            self.function.node.add_dependency(client_tokens)
         self.rule = _every_minute(self, self.function)
 
 

@@ -26,6 +26,7 @@ from graphql import (
     parse,
 )
 
+from domain import records
 from infra import bundle
 from infra.config import DeploymentConfig
 from infra.nag import acknowledge
@@ -40,6 +41,13 @@ BATCH_FIELDS: dict[str, int] = {}
 # A publish mutation returns its arguments, which is what its subscribers receive.
 PUBLISH_REQUEST = '{"version": "2018-05-29", "payload": $util.toJson($context.arguments)}'
 PUBLISH_RESPONSE = "$util.toJson($context.result)"
+# Every action that writes an item: none may touch the control record.
+CONTROL_WRITES = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+)
 
 
 class FieldPlan(NamedTuple):
@@ -110,6 +118,12 @@ class Resolvers(Construct):
         # Writes go to whichever region the control record names as primary, so the
         # function may write the write table in every region of the deployment.
         write_table = config.resource_name(keys.WRITE_TABLE)
+        write_tables = [
+            stack.format_arn(
+                service="dynamodb", region=region, resource="table", resource_name=write_table
+            )
+            for region in config.regions
+        ]
         self.function.add_to_role_policy(
             iam.PolicyStatement(
                 actions=[
@@ -119,15 +133,22 @@ class Resolvers(Construct):
                     "dynamodb:PutItem",
                     "dynamodb:ConditionCheckItem",
                 ],
-                resources=[
-                    stack.format_arn(
-                        service="dynamodb",
-                        region=region,
-                        resource="table",
-                        resource_name=write_table,
-                    )
-                    for region in config.regions
-                ],
+                resources=write_tables,
+            )
+        )
+        # The control record is the operator's: the resolver reads it, and checks it in
+        # each write's transaction (the epoch fence), but never writes it. A Deny wins
+        # over any Allow, so no later grant can undo this one.
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                effect=iam.Effect.DENY,
+                actions=list(CONTROL_WRITES),
+                resources=write_tables,
+                conditions={
+                    "ForAnyValue:StringEquals": {
+                        "dynamodb:LeadingKeys": [records.CONTROL_PARTITION_KEY]
+                    }
+                },
             )
         )
         plan = plan_fields(schema_file.read_text(), batch_fields)

@@ -1,19 +1,29 @@
 """The stacks: one for each region, and the edge stack that holds the client-facing name.
 
-The primary's stack owns what exists once (the global write table, the user pool and
-the page-token secret, each replicated or referenced by the others); every region's
-stack holds its projections, API, resolvers, stream consumer, route and alarms.
+The primary's stack owns what exists once (the global write table, the user pool, the
+page-token secret and the client-token secret, each replicated or referenced by the
+others); every region's stack holds its projections, API, authorizer, resolvers, stream
+consumer, route and alarms. The functions name the secrets and read them at run time
+from their own region's replica, so a rotation reaches every region and no region keeps
+a deploy-time copy.
 """
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Environment, SecretValue, Stack
+from aws_cdk import CfnOutput, Environment, Stack
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from infra.api import SCHEMA_FILE, GraphqlApi, UserDirectory
-from infra.config import EDGE_REGION, DeploymentConfig
+from infra.authorizer import ClientTokenAuthorizer
+from infra.config import (
+    CLIENT_TOKEN_LENGTH,
+    CLIENT_TOKEN_SECRET,
+    EDGE_REGION,
+    PAGE_TOKEN_SECRET,
+    DeploymentConfig,
+)
 from infra.health import HeartbeatWriter, ReadCanary
 from infra.nag import acknowledge
 from infra.observability import Alarms
@@ -23,7 +33,9 @@ from infra.routing import EdgeRouting, RegionalRoute
 from infra.tables import ProjectionTable, ReplicaStream, WriteTable
 from projections import keys
 
-TOKEN_SECRET = "gateway-token-secret"
+# projections.settings.PAGE_TOKEN_SECRET_VARIABLE; infra may not import it, so
+# tests/infra checks that the names agree.
+PAGE_TOKEN_SECRET_VARIABLE = "GATEWAY_PAGE_TOKEN_SECRET"
 # How long each region trusts its cached copy of the control record.
 CONTROL_CACHE_MS = "5000"
 
@@ -40,7 +52,7 @@ class SharedResources(Construct):
         self.token_secret = secretsmanager.Secret(
             self,
             "TokenSecret",
-            secret_name=config.resource_name(TOKEN_SECRET),
+            secret_name=config.resource_name(PAGE_TOKEN_SECRET),
             description="Signs GraphQL page tokens (nextToken) in every region.",
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=48, exclude_punctuation=True
@@ -52,8 +64,33 @@ class SharedResources(Construct):
         acknowledge(
             self.token_secret,
             "AwsSolutions::AwsSolutions-SMG4",
-            "Rotating the page-token key invalidates every nextToken that clients hold; "
-            "it is rotated by hand, as docs/deploy.md describes.",
+            "The page-token key is rotated by hand (docs/deploy.md); the resolvers accept "
+            "the previous value too, so no nextToken a client holds stops working.",
+        )
+        # The public client tokens anonymous reads use, the same in every region:
+        # {"tokens": "<generated>"}, or a list of tokens while one is rotated.
+        self.client_token_secret = secretsmanager.Secret(
+            self,
+            "ClientTokens",
+            secret_name=config.resource_name(CLIENT_TOKEN_SECRET),
+            description="The public client tokens that authorize anonymous reads in every "
+            'region: {"tokens": "<token>"} or {"tokens": ["<new>", "<old>"]}.',
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template="{}",
+                generate_string_key="tokens",
+                password_length=CLIENT_TOKEN_LENGTH,
+                exclude_punctuation=True,
+                include_space=False,
+            ),
+            replica_regions=[
+                secretsmanager.ReplicaRegion(region=region) for region in config.replicas
+            ],
+        )
+        acknowledge(
+            self.client_token_secret,
+            "AwsSolutions::AwsSolutions-SMG4",
+            "The client token is public (front ends ship it); it is rotated by hand with "
+            "an overlap (docs/deploy.md), as clients must be updated between the steps.",
         )
 
 
@@ -93,8 +130,14 @@ class RegionStack(Stack):
             # Every region reads its peers' copies of the control record too.
             "GATEWAY_REGIONS": ",".join(config.regions),
         }
-        self.api = GraphqlApi(self, "Api", config, users).api
-        token_secret = SecretValue.secrets_manager(config.resource_name(TOKEN_SECRET))
+        client_tokens = self._secret(
+            shared.client_token_secret if shared else None, CLIENT_TOKEN_SECRET, config
+        )
+        self.authorizer = ClientTokenAuthorizer(self, "Authorizer", config, secret=client_tokens)
+        self.api = GraphqlApi(self, "Api", config, users, self.authorizer.mode).api
+        token_secret = self._secret(
+            shared.token_secret if shared else None, PAGE_TOKEN_SECRET, config
+        )
         self.resolvers = Resolvers(
             self,
             "Resolvers",
@@ -102,8 +145,14 @@ class RegionStack(Stack):
             api=self.api,
             schema_file=SCHEMA_FILE,
             projections=projections,
-            environment={**environment, "GATEWAY_TOKEN_SECRET": token_secret.unsafe_unwrap()},
+            environment={
+                **environment,
+                PAGE_TOKEN_SECRET_VARIABLE: config.resource_name(PAGE_TOKEN_SECRET),
+            },
         )
+        token_secret.grant_read(self.resolvers.function)
+        if isinstance(token_secret, secretsmanager.Secret):
+            self.resolvers.function.node.add_dependency(token_secret)
         if shared is not None and is_primary:
             stream_arn = shared.write_table.table_stream_arn
             if stream_arn is None:
@@ -121,7 +170,7 @@ class RegionStack(Stack):
             environment=environment,
         )
         alarms = Alarms(self, "Alarms", config)
-        self.canary = ReadCanary(self, "ReadCanary", config, self.api, self.api.api_key)
+        self.canary = ReadCanary(self, "ReadCanary", config, self.api, client_tokens)
         self.heartbeat = HeartbeatWriter(self, "Heartbeat", config, write_table)
         health = [alarms.server_errors(self.api), alarms.read_canary()]
         self.route = RegionalRoute(self, "Route", config, self.api, health)
@@ -135,6 +184,22 @@ class RegionStack(Stack):
                 alarms.replication_latency(write_table, other)
         CfnOutput(self, "GraphqlUrl", value=self.api.graphql_url)
         CfnOutput(self, "ApiId", value=self.api.api_id)
+        CfnOutput(
+            self,
+            "ClientTokenSecret",
+            value=config.resource_name(CLIENT_TOKEN_SECRET),
+            description="Holds the public client token: the Authorization of anonymous reads.",
+        )
+
+    def _secret(
+        self, owned: secretsmanager.Secret | None, base: str, config: DeploymentConfig
+    ) -> secretsmanager.ISecret:
+        """A shared secret as this region sees it: the primary's own, or a replica's name."""
+        if owned is not None:
+            return owned
+        return secretsmanager.Secret.from_secret_name_v2(
+            self, f"{base.title().replace('-', '')}Replica", config.resource_name(base)
+        )
 
 
 class EdgeStack(Stack):

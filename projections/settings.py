@@ -10,6 +10,12 @@ from typing import Any, NamedTuple
 from projections import keys
 
 DEFAULT_TOKEN_SECRET = "gateway-local-token-secret"
+# The secrets each function names (infra sets them) and reads at run time from its own
+# region's replica (resolvers.secret_values).
+PAGE_TOKEN_SECRET_VARIABLE = "GATEWAY_PAGE_TOKEN_SECRET"
+CLIENT_TOKEN_SECRET_VARIABLE = "GATEWAY_CLIENT_TOKEN_SECRET"
+SECRET_CACHE_MS_VARIABLE = "GATEWAY_SECRET_CACHE_MS"
+DEFAULT_SECRET_CACHE_MS = 300_000
 _REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]+")
 # infra.observability.METRICS_NAMESPACE sets the same through POWERTOOLS_METRICS_NAMESPACE;
 # gateway dev sets no variable, so its figures carry this one (tests/infra checks they agree).
@@ -28,6 +34,10 @@ class Settings(NamedTuple):
     ``tracing`` builds powertools' Tracer, which costs about 330 ms of cold start: only
     ``POWERTOOLS_TRACE_DISABLED=false`` (set by infra when ``gateway:xray`` is on) asks
     for it; unset, it stays off, unlike powertools' own default.
+    ``token_secret_id`` names the page-token secret, read at run time from this
+    region's replica; without it (tests), ``token_secret`` is the key itself.
+    ``client_token_secret_id`` names the secret listing the public client tokens (the
+    authorizer's). Both are kept ``secret_cache_ms`` once read.
     """
 
     region: str
@@ -42,6 +52,9 @@ class Settings(NamedTuple):
     metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
     tracing: bool = False
     peer_regions: tuple[str, ...] = ()
+    token_secret_id: str | None = None
+    client_token_secret_id: str | None = None
+    secret_cache_ms: int = DEFAULT_SECRET_CACHE_MS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +73,9 @@ class Settings(NamedTuple):
             metrics_namespace=env.get("POWERTOOLS_METRICS_NAMESPACE") or DEFAULT_METRICS_NAMESPACE,
             tracing=_tracing_asked(env),
             peer_regions=_peer_regions(env, region),
+            token_secret_id=env.get(PAGE_TOKEN_SECRET_VARIABLE) or None,
+            client_token_secret_id=env.get(CLIENT_TOKEN_SECRET_VARIABLE) or None,
+            secret_cache_ms=_milliseconds(env, SECRET_CACHE_MS_VARIABLE, DEFAULT_SECRET_CACHE_MS),
         )
 
     def dynamodb(self, region: str) -> Any:
@@ -74,22 +90,41 @@ class Settings(NamedTuple):
         """
         return self._client(region, connect_timeout=0.5, read_timeout=0.8, attempts=1)
 
+    def secretsmanager(self) -> Any:
+        """A Secrets Manager client for this region's replicas, bounded like the reads.
+
+        ``endpoint_url`` is the local cloud's, which serves every service on one port.
+        """
+        import boto3
+
+        config = _config(connect_timeout=1, read_timeout=2, attempts=2)
+        return boto3.client(
+            "secretsmanager", region_name=self.region, endpoint_url=self.endpoint_url, config=config
+        )
+
     def _client(
         self, region: str, *, connect_timeout: float, read_timeout: float, attempts: int
     ) -> Any:
         import boto3
-        from botocore.config import Config
 
-        config = Config(
-            connect_timeout=connect_timeout,
-            read_timeout=read_timeout,
-            # total_max_attempts counts the first try; botocore's max_attempts counts retries.
-            retries={"total_max_attempts": attempts, "mode": "standard"},
-            account_id_endpoint_mode="disabled",
+        config = _config(
+            connect_timeout=connect_timeout, read_timeout=read_timeout, attempts=attempts
         )
         return boto3.client(
             "dynamodb", region_name=region, endpoint_url=self.endpoint_url, config=config
         )
+
+
+def _config(*, connect_timeout: float, read_timeout: float, attempts: int) -> Any:
+    from botocore.config import Config
+
+    return Config(
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        # total_max_attempts counts the first try; botocore's max_attempts counts retries.
+        retries={"total_max_attempts": attempts, "mode": "standard"},
+        account_id_endpoint_mode="disabled",
+    )
 
 
 def _tracing_asked(env: Mapping[str, str]) -> bool:

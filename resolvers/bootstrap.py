@@ -17,8 +17,9 @@ from projections.settings import Settings
 from projections.table import ProjectionTable
 from resolvers import customers, orders, products, region
 from resolvers.freshness import Offload, run_inline
+from resolvers.secret_values import CachedSecret
 from resolvers.services import Services
-from resolvers.tokens import TokenSigner
+from resolvers.tokens import SecretKeys, SigningKeys, TokenSigner
 
 FEATURES = (products, customers, orders, region)
 
@@ -52,10 +53,21 @@ def build_services(settings: Settings, offload: Offload[Any] = run_inline) -> Se
         settings=settings,
         projections=ProjectionTable(settings.dynamodb(settings.region), settings.projection_table),
         write_store=PrimaryWriteStore(control, write_client, settings.write_table),
-        tokens=TokenSigner(settings.token_secret),
+        tokens=TokenSigner(page_token_keys(settings)),
         control=control,
         offload=offload,
     )
+
+
+def page_token_keys(settings: Settings) -> SigningKeys | str:
+    """The page-token secret of this region, read on first use; or, when the settings
+    name none (tests), the key they hold."""
+    if settings.token_secret_id is None:
+        return settings.token_secret
+    secret = CachedSecret(
+        settings.secretsmanager, settings.token_secret_id, settings.secret_cache_ms / 1000
+    )
+    return SecretKeys(secret)
 
 
 def build_app(services: Services) -> AppSyncResolver:

@@ -68,12 +68,13 @@ def caller_scope(identity: Any) -> str:
     """Who asks, as the plain text that scopes their idempotency keys.
 
     A user-pool user by their ``sub`` (unique in the pool), an IAM caller by its ARN,
-    and the API key (AppSync passes no identity for it) as one caller: keys of two
-    callers never meet, since the kind of caller is part of the scope.
+    and every holder of the public client token (the Lambda authorizer's callers) as
+    one caller: keys of two callers never meet, since the kind of caller is part of the
+    scope.
     """
     if isinstance(identity, dict):
         if identity.get("sub"):
             return f"user:{identity['sub']}"
         if identity.get("userArn"):
             return f"iam:{identity['userArn']}"
-    return "api-key"
+    return "public"

@@ -39,10 +39,11 @@ class AwsSubscribe:
 
 
 @strawberry.schema_directive(
-    locations=[Location.OBJECT, Location.FIELD_DEFINITION], name="aws_api_key"
+    locations=[Location.OBJECT, Location.FIELD_DEFINITION], name="aws_lambda"
 )
-class AwsApiKey:
-    """Allowed to callers with the API key."""
+class AwsLambda:
+    """Allowed to callers the API's Lambda authorizer lets in: anyone with the public
+    client token, the same in every region."""
 
 
 @strawberry.schema_directive(
@@ -63,7 +64,7 @@ def user_pools(*groups: str) -> AwsCognitoUserPools:
 def customers_and_staff() -> AwsCognitoUserPools:
     """``@aws_cognito_user_pools`` on a customer operation: the ``customers`` group, and
     ``staff`` who may do everything; a signed-in user in neither group is refused, as
-    the API key is (DESIGN.md's Auth table)."""
+    the public client token is (DESIGN.md's Auth table)."""
     return user_pools("customers", "staff")
 
 

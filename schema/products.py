@@ -16,9 +16,9 @@ from schema.arguments import (
     PUBLISHED,
 )
 from schema.aws import (
-    AwsApiKey,
     AWSDateTime,
     AwsIam,
+    AwsLambda,
     AwsSubscribe,
     resolved_by_lambda,
     user_pools,
@@ -27,7 +27,7 @@ from schema.aws import (
 
 @strawberry.type(
     description="A product in the catalogue, as this region's projection holds it.",
-    directives=[AwsApiKey(), user_pools(), AwsIam()],
+    directives=[AwsLambda(), user_pools(), AwsIam()],
 )
 class Product:
     id: strawberry.ID = strawberry.field(description="The product's id, assigned on creation.")
@@ -45,7 +45,7 @@ class Product:
     updated_at: AWSDateTime = strawberry.field(description="When the last change was written.")
 
 
-@strawberry.type(description="One page of products.", directives=[AwsApiKey(), user_pools()])
+@strawberry.type(description="One page of products.", directives=[AwsLambda(), user_pools()])
 class ProductConnection:
     items: list[Product] = strawberry.field(description="The products on this page.")
     next_token: str | None = strawberry.field(
@@ -104,7 +104,7 @@ class AdjustStockInput:
 class ProductQuery:
     @strawberry.field(
         description="One product from this region's projection, or null if it does not exist.",
-        directives=[AwsApiKey(), user_pools()],
+        directives=[AwsLambda(), user_pools()],
     )
     def product(
         self,
@@ -115,7 +115,7 @@ class ProductQuery:
 
     @strawberry.field(
         description="Products, ordered by id, optionally in one category.",
-        directives=[AwsApiKey(), user_pools()],
+        directives=[AwsLambda(), user_pools()],
     )
     def products(
         self,
@@ -186,7 +186,7 @@ class ProductSubscription:
         description="Every change to products; narrowed by id or category when given.",
         directives=[
             AwsSubscribe(mutations=["publishProductChanged"]),
-            AwsApiKey(),
+            AwsLambda(),
             user_pools(),
         ],
     )

@@ -6,7 +6,7 @@ from enum import Enum
 
 import strawberry
 
-from schema.aws import AwsApiKey, AWSDateTime, resolved_by_lambda, user_pools
+from schema.aws import AWSDateTime, AwsLambda, resolved_by_lambda, user_pools
 
 
 @strawberry.enum(description="Whether this region takes writes now.")
@@ -19,7 +19,7 @@ class RegionMode(Enum):
 
 @strawberry.type(
     description="The region that answered this request.",
-    directives=[AwsApiKey(), user_pools()],
+    directives=[AwsLambda(), user_pools()],
 )
 class RegionInfo:
     name: str = strawberry.field(description="This region, such as eu-west-1.")
@@ -38,7 +38,7 @@ class RegionInfo:
 class RegionQuery:
     @strawberry.field(
         description="Which region answered, and its state.",
-        directives=[AwsApiKey(), user_pools()],
+        directives=[AwsLambda(), user_pools()],
     )
     def region(self) -> RegionInfo:
         resolved_by_lambda()

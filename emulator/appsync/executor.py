@@ -37,16 +37,21 @@ from graphql import (
 
 from domain.errors import GatewayError, InternalFailure, LimitExceeded, Unauthorized
 from emulator.appsync import scalars
-from emulator.appsync.auth import API_KEY, AWS_IAM, COGNITO, Caller
+from emulator.appsync.auth import API_KEY, AWS_IAM, AWS_LAMBDA, COGNITO, Caller
 from emulator.appsync.lambda_events import appsync_event
 from emulator.appsync.limits import Limits
 from resolvers.freshness import Offload, run_inline
 
 logger = logging.getLogger("gateway.executor")
 
-DEFAULT_AUTH_MODE = API_KEY
+# The deployed API's default mode (infra.api): the public client token.
+DEFAULT_AUTH_MODE = AWS_LAMBDA
+# Each directive AppSync reads, and the mode it allows. No local caller is ever API_KEY
+# (the deployment has no API key, docs/decisions.md), but the schema gate reads old
+# schemas that name it.
 _MODE_DIRECTIVES = {
     "aws_api_key": API_KEY,
+    "aws_lambda": AWS_LAMBDA,
     "aws_iam": AWS_IAM,
     "aws_cognito_user_pools": COGNITO,
 }
@@ -196,9 +201,12 @@ class Executor:
         # The schema is shared by every region, so resolution is chosen here, per
         # executor, instead of being stored on the schema's fields.
         parent = info.parent_type
+        request: _Request = info.context
+        if request.caller.denies(parent.name, info.field_name):
+            # A Lambda authorizer's deniedFields: null, whatever a resolver would say.
+            raise Unauthorized(f"Not Authorized to access {info.field_name} on type {parent.name}")
         if parent not in self._roots:
             return default_field_resolver(source, info, **arguments)
-        request: _Request = info.context
         if not allowed(request.caller, parent.fields[info.field_name], parent):
             raise Unauthorized(f"Not Authorized to access {info.field_name} on type {parent.name}")
         wait_ms_left = max(0, round((request.wait_until - self._clock()) * 1000))

@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from emulator.appsync.host_check import loopback_only
+from emulator.appsync.lambda_auth import Operation
 from emulator.appsync.realtime_ws import PROTOCOL as APPSYNC_REALTIME
 from emulator.appsync.realtime_ws import AppSyncRealtimeSession
 from emulator.appsync.transport_ws import PROTOCOL as TRANSPORT_WS
@@ -54,10 +55,15 @@ def build_app(
         if isinstance(body, Response):
             return body
         headers = {key.lower(): value for key, value in request.headers.items()}
-        caller = region.authenticate(headers, (request.method, str(request.url), body))
+        request_json = _parse_request(body)
+        # A Lambda authorizer is told what is asked; a body that is no request tells it
+        # nothing, and is refused as malformed once the caller is known.
+        operation = None if isinstance(request_json, str) else Operation(*request_json)
+        caller = await region.authenticate(
+            headers, (request.method, str(request.url), body), operation
+        )
         if caller is None:
             return _failure(401, "UnauthorizedException", _UNAUTHORIZED)
-        request_json = _parse_request(body)
         if isinstance(request_json, str):
             return _failure(400, "MalformedHttpRequestException", request_json)
         query, variables, operation_name = request_json
@@ -75,7 +81,7 @@ def build_app(
         name = "graphiql.html" if graphiql_installed() else "console.html"
         page = resources.files("emulator").joinpath(f"static/{name}").read_text()
         page = page.replace("__REGION__", region.name)
-        page = page.replace("__API_KEY__", region.credentials.api_key)
+        page = page.replace("__PUBLIC_TOKEN__", region.credentials.public_token)
         return HTMLResponse(page)
 
     async def graphiql_asset(request: Request) -> Response:

@@ -3,7 +3,8 @@
 
 * Connection auth comes from the ``header=`` query parameter (base64 JSON, with
   ``payload=e30=``), a ``header-<base64url JSON>`` subprotocol entry (never echoed), or
-  plain upgrade headers.
+  plain upgrade headers: ``{"host", "Authorization": <client token or JWT>}``, or an
+  IAM signature.
 * ``connection_init`` -> ``connection_ack{connectionTimeoutMs}``, then ``ka`` at intervals.
   A socket that has not said ``connection_init`` within the connection timeout
   (AppSync's 300 s, ``--connection-init-timeout-ms``) is closed with 4408; until it is
@@ -28,6 +29,7 @@ from graphql import GraphQLError
 
 from domain.errors import GatewayError, LimitExceeded
 from emulator.appsync.executor import format_error
+from emulator.appsync.lambda_auth import Operation
 from emulator.appsync.socket_session import SocketSession
 
 PROTOCOL = "graphql-ws"
@@ -77,7 +79,7 @@ class AppSyncRealtimeSession(SocketSession):
                 elif kind == "connection_init":
                     if self._caller is not None:
                         continue  # AppSync acknowledges once
-                    caller = self._region.authenticate(
+                    caller = await self._region.authenticate(
                         connect_headers, _signed("/graphql/connect", "{}", connect_headers)
                     )
                     if caller is None:
@@ -139,7 +141,8 @@ class AppSyncRealtimeSession(SocketSession):
         caller = self._caller
         if authorization is not None:
             signed = _signed("/graphql", payload["data"], authorization)  # type: ignore[index]
-            caller = self._region.authenticate(authorization, signed)
+            operation = Operation(query, variables, operation_name)
+            caller = await self._region.authenticate(authorization, signed, operation)
             if caller is None:
                 await self._send(
                     {"type": "error", "id": operation_id, "payload": {"errors": [_UNAUTHORIZED]}}

@@ -12,6 +12,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 
 from domain.errors import LimitExceeded
 from emulator.appsync.auth import Caller
+from emulator.appsync.lambda_auth import Operation
 from emulator.appsync.subscriptions import Subscription, Subscriptions
 
 
@@ -20,8 +21,11 @@ class Region(Protocol):
 
     subscriptions: Subscriptions
 
-    def authenticate(
-        self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
+    async def authenticate(
+        self,
+        headers: dict[str, str],
+        request: tuple[str, str, bytes] | None = None,
+        operation: Operation | None = None,
     ) -> Caller | None: ...
 
 

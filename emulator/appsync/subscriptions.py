@@ -201,7 +201,7 @@ class Subscriptions:
         root = self._schema.subscription_type
         assert root is not None  # validation passed, so the schema has one
         definition = root.fields[node.name.value]
-        if not allowed(caller, definition, root):
+        if not allowed(caller, definition, root) or caller.denies(root.name, node.name.value):
             raise Unauthorized(f"Not Authorized to access {node.name.value} on type Subscription")
         coerced = get_variable_values(
             self._schema, operation.variable_definitions or (), variables or {}

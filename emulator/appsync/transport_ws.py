@@ -1,6 +1,7 @@
 """The graphql-transport-ws protocol, on the same paths as AppSync's real-time protocol.
 
-Auth headers come from the upgrade request or, flat, from ``connection_init``'s payload.
+Auth headers come from the upgrade request or, flat, from ``connection_init``'s payload
+(``{"Authorization": <client token or JWT>}``).
 Close codes follow the protocol: 4400 bad message, 4401 subscribe before ack, 4403
 refused credentials, 4408 no init in time (10 s, or the connection init timeout if
 shorter), 4409 a reused id, 4429 a second init; and 1008 for a socket over its key's or
@@ -67,7 +68,7 @@ class TransportWsSession(SocketSession):
         headers = self._upgrade_headers()
         if isinstance(payload, dict):
             headers.update({str(k).lower(): str(v) for k, v in payload.items() if v is not None})
-        caller = self._region.authenticate(headers)
+        caller = await self._region.authenticate(headers)
         if caller is None:
             await self._socket.close(4403, "Forbidden")
             return False

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from botocore.exceptions import BotoCoreError, ClientError
 
 from projections import heartbeat
-from projections.canary import SERVICE as CANARY_SERVICE
-from projections.canary import CanarySettings, Verdict, probe
 from projections.observability import EmfSink, Observability
 from projections.settings import Settings
+from resolvers.canary import SERVICE as CANARY_SERVICE
+from resolvers.canary import CanarySettings, Verdict, build_canary
 
 logger = logging.getLogger("gateway.schedules")
 
@@ -34,7 +34,8 @@ logger = logging.getLogger("gateway.schedules")
 @dataclass(frozen=True)
 class ScheduledRegion:
     """What one region's health functions need: the canary's settings (as its
-    environment gives them on AWS), the region's settings, and its figures' sink."""
+    environment gives them on AWS), the region's settings (its tables, its client-token
+    secret), and its figures' sink."""
 
     settings: Settings
     canary: CanarySettings
@@ -90,9 +91,10 @@ class HealthSchedule:
     def _canary(self, region: ScheduledRegion, observability: Observability) -> Callable[[], None]:
         # A probe never outlives its interval: the next run is due then.
         settings = region.canary._replace(timeout_s=min(region.canary.timeout_s, self.interval_s))
+        canary = build_canary(settings, region.settings)
 
         def run() -> None:
-            verdict = probe(settings)
+            verdict = canary.run()
             if self._stopped.is_set():
                 return  # gateway dev is stopping: its regions stop answering on purpose
             observability.canary(verdict.healthy, verdict.latency_ms, verdict.reason)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from infra.thresholds import HEALTH_DATAPOINTS_TO_ALARM, HEALTH_EVALUATION_PERIODS
-from projections.canary import Verdict
+from resolvers.canary import Verdict
 
 
 class HealthChecks:

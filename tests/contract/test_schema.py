@@ -91,3 +91,20 @@ def test_lambda_paths_import_neither_strawberry_nor_the_emulator() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_the_authorizer_imports_neither_powertools_nor_boto3_before_its_first_request() -> None:
+    """GIVEN a fresh interpreter WHEN the Lambda authorizer's handler is imported THEN it
+    holds no powertools, no boto3 (made on the first request, with the secret's client),
+    and nothing of the emulator: it runs before every uncached request, so its cold
+    start stays short."""
+    probe = (
+        "import sys, resolvers.authorizer;"
+        "heavy = ('aws_lambda_powertools', 'boto3', 'strawberry', 'graphql', 'emulator',"
+        " 'cli', 'moto');"
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.startswith(heavy)}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]"

@@ -121,7 +121,7 @@ class Gateway:
     urls: dict[str, str] = field(default_factory=dict)
     # The global endpoint: every region behind the edge function.
     global_url: str = ""
-    api_key: str = ""
+    public_token: str = ""
     state_dir: Path | None = None
 
     @property
@@ -138,9 +138,9 @@ class Gateway:
     def ws_url(self, region: str) -> str:
         return self.urls[region].replace("http://", "ws://", 1)
 
-    def key(self) -> dict[str, str]:
-        """The API key alone: what a public front end holds."""
-        return {"x-api-key": self.api_key}
+    def public(self) -> dict[str, str]:
+        """The public client token alone: what a front end holds, the same in every region."""
+        return {"Authorization": self.public_token}
 
     def operator(self) -> dict[str, str]:
         """The operator's proof for the admin endpoints, as the `gateway` commands send
@@ -196,7 +196,7 @@ def start_gateway(
     def announced() -> bool:
         if process.poll() is not None:
             raise AssertionError(f"gateway dev exited with {process.returncode}:\n{gateway.text()}")
-        return READY in gateway.text() and "API key" in gateway.text()
+        return READY in gateway.text() and "public token" in gateway.text()
 
     try:
         wait_until(announced, START_TIMEOUT_S, "gateway dev to be ready")
@@ -209,8 +209,8 @@ def start_gateway(
             gateway.urls[words[0]] = words[2]
         elif words and words[0] == "global":
             gateway.global_url = words[-1]
-        elif line.strip().startswith("API key"):
-            gateway.api_key = words[-1]
+        elif line.strip().startswith("public token:"):
+            gateway.public_token = words[2]
     return gateway
 
 

@@ -85,13 +85,13 @@ def test_an_admin_call_without_the_operator_token_is_refused_and_changes_nothing
     gateway: Gateway, method: str, path: str, body: bytes | None, credential: dict[str, str]
 ) -> None:
     """GIVEN a running gateway dev WHEN an admin endpoint is called with no token, a wrong
-    one, or a made-up cookie THEN 401 or 403 with a JSON reason, no status or API key in
+    one, or a made-up cookie THEN 401 or 403 with a JSON reason, no status or client token in
     the answer, and no fault is switched on."""
     status, _, answer = request(base(gateway) + path, method, body, {**JSON, **credential})
 
     assert status in (401, 403), answer
     assert "error" in json.loads(answer)
-    assert gateway.api_key.encode() not in answer and b"regions" not in answer
+    assert gateway.public_token.encode() not in answer and b"regions" not in answer
     listed = request(base(gateway) + "/_emulator/faults", headers=gateway.operator())
     assert (listed[0], json.loads(listed[2])) == (200, {"faults": []})
 
@@ -115,26 +115,26 @@ def test_a_request_for_another_host_is_refused_before_it_is_read(
 ) -> None:
     """GIVEN a web page whose own name was rebound to 127.0.0.1 (or a Host naming another
     port, or none) WHEN it asks for GraphiQL, the API, the status page or the faults,
-    with the API key and the operator token THEN 403, and the answer holds neither the
-    API key nor the status."""
+    with the credential each takes (the client token, or the operator token) THEN 403,
+    and the answer holds neither the client token nor the status."""
     body = json.dumps({"query": "{ region { name } }"}).encode() if method == "POST" else None
+    operator = f"Bearer {state(gateway).get('operator_token', '')}"
     headers = {
         "Host": host.format(port=gateway.port),
         "accept": accept,
-        "x-api-key": gateway.api_key,
-        "Authorization": f"Bearer {state(gateway).get('operator_token', '')}",
+        "Authorization": operator if path.startswith("/_emulator") else gateway.public_token,
         **JSON,
     }
 
     status, _, answer = request(base(gateway) + path, method, body, headers)
 
     assert status == 403, answer
-    assert gateway.api_key.encode() not in answer
+    assert gateway.public_token.encode() not in answer
     assert b"regions" not in answer and b"us-east-1" not in answer
 
 
 def test_a_websocket_for_another_host_is_refused(gateway: Gateway) -> None:
-    """GIVEN a rebound page WHEN it opens the real-time WebSocket with the API key THEN
+    """GIVEN a rebound page WHEN it opens the real-time WebSocket with the client token THEN
     the upgrade is refused with 403."""
     headers = {
         "Host": f"rebound.example.com:{gateway.port}",
@@ -143,7 +143,7 @@ def test_a_websocket_for_another_host_is_refused(gateway: Gateway) -> None:
         "Sec-WebSocket-Version": "13",
         "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
         "Sec-WebSocket-Protocol": "graphql-ws",
-        "x-api-key": gateway.api_key,
+        "Authorization": gateway.public_token,
     }
 
     status, _, _ = request(gateway.primary, "GET", None, headers)
@@ -155,7 +155,11 @@ def test_a_websocket_for_another_host_is_refused(gateway: Gateway) -> None:
 def test_the_loopback_names_of_the_bound_port_are_served(gateway: Gateway, host: str) -> None:
     """GIVEN each loopback name with the region's port WHEN the API is asked THEN it answers."""
     body = json.dumps({"query": "{ region { name } }"}).encode()
-    headers = {"Host": host.format(port=gateway.port), "x-api-key": gateway.api_key, **JSON}
+    headers = {
+        "Host": host.format(port=gateway.port),
+        "Authorization": gateway.public_token,
+        **JSON,
+    }
 
     status, _, answer = request(gateway.primary, "POST", body, headers)
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from gql import Client, gql
-from gql.transport.appsync_auth import AppSyncApiKeyAuthentication
+from gql.transport.appsync_auth import AppSyncJWTAuthentication
 from gql.transport.appsync_websockets import AppSyncWebsocketsTransport
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -41,14 +41,14 @@ def port(gateway: Gateway, region: str) -> int:
 def realtime_url(
     gateway: Gateway,
     region: str,
-    api_key: str,
+    token: str,
     path: str = "/graphql/realtime",
     extra: dict[str, str] | None = None,
 ) -> str:
     """The URL an AppSync client opens: auth headers as standard base64 JSON in ``header=``,
     not URL-escaped, as AWS's guide and gql write it."""
     host = f"127.0.0.1:{port(gateway, region)}"
-    headers = json.dumps({"host": host, "x-api-key": api_key, **(extra or {})}).encode()
+    headers = json.dumps({"host": host, "Authorization": token, **(extra or {})}).encode()
     return f"ws://{host}{path}?header={base64.b64encode(headers).decode()}&payload=e30="
 
 
@@ -104,8 +104,8 @@ def test_raw_clients_in_each_region_hear_a_product_created_through_eu_west_1(
     async def scenario() -> tuple[dict[str, Any], list[dict[str, Any]]]:
         category = unique("kites")
         async with (
-            opened(realtime_url(gateway, "us-east-1", gateway.api_key)) as east,
-            opened(realtime_url(gateway, "eu-west-1", gateway.api_key)) as west,
+            opened(realtime_url(gateway, "us-east-1", gateway.public_token)) as east,
+            opened(realtime_url(gateway, "eu-west-1", gateway.public_token)) as west,
         ):
             for socket, operation_id in ((east, "east"), (west, "west")):
                 await acknowledged(socket)
@@ -127,7 +127,8 @@ async def first_gql_message(gateway: Gateway, region: str, category: str) -> dic
     host = f"127.0.0.1:{port(gateway, region)}"
     transport = AppSyncWebsocketsTransport(
         url=f"ws://{host}/graphql/realtime",
-        auth=AppSyncApiKeyAuthentication(host=host, api_key=gateway.api_key),
+        # gql's "JWT" auth sends {host, Authorization}: what a Lambda authorizer's client sends.
+        auth=AppSyncJWTAuthentication(host=host, jwt=gateway.public_token),
     )
     request = gql(SUBSCRIBE)
     request.variable_values = {"c": category}
@@ -178,14 +179,14 @@ def test_gql_appsync_transport_in_each_region_hears_products(gateway: Gateway) -
 
 def test_raw_edge_cases_and_http_still_answers_afterwards(gateway: Gateway) -> None:
     """
-    GIVEN the raw AppSync protocol on /graphql, header= carrying the API key
+    GIVEN the raw AppSync protocol on /graphql, header= carrying the client token
     WHEN a client starts "op", starts "op" again, then stops "op"
     THEN the second start gets DuplicatedOperationError for "op", the stop gets complete
          for "op", and the region still answers HTTP
     """
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
-        url = realtime_url(gateway, "eu-west-1", gateway.api_key, path="/graphql")
+        url = realtime_url(gateway, "eu-west-1", gateway.public_token, path="/graphql")
         async with opened(url) as socket:
             await acknowledged(socket)
             await send(socket, start("op", unique("edge")))
@@ -201,20 +202,22 @@ def test_raw_edge_cases_and_http_still_answers_afterwards(gateway: Gateway) -> N
     errors = duplicated["payload"]["errors"]
     assert [error["errorType"] for error in errors] == ["DuplicatedOperationError"]
     assert stopped == {"type": "complete", "id": "op"}
-    status, body = post(gateway.replica, "{ region { name } }", None, gateway.key())
+    status, body = post(gateway.replica, "{ region { name } }", None, gateway.public())
     assert (status, body.get("data")) == (200, {"region": {"name": "eu-west-1"}})
 
 
-def test_wrong_api_key_gets_connection_error_then_close(gateway: Gateway) -> None:
+def test_wrong_client_token_gets_connection_error_then_close(gateway: Gateway) -> None:
     """
-    GIVEN a raw AppSync-protocol connection whose header= carries a wrong API key
+    GIVEN a raw AppSync-protocol connection whose header= carries a wrong client token
     WHEN it sends connection_init
     THEN it gets connection_error typed UnauthorizedException, then the server closes it,
          and the region still answers HTTP
     """
 
     async def scenario() -> tuple[dict[str, Any], int | None]:
-        async with opened(realtime_url(gateway, "us-east-1", "da2-wrong")) as socket:
+        async with opened(
+            realtime_url(gateway, "us-east-1", "WrongClientToken00000000000000000000000001")
+        ) as socket:
             await send(socket, {"type": "connection_init"})
             refused = await receive(socket)
             try:
@@ -230,19 +233,19 @@ def test_wrong_api_key_gets_connection_error_then_close(gateway: Gateway) -> Non
         "UnauthorizedException"
     ]
     assert code == 1000
-    status, body = post(gateway.primary, "{ region { name } }", None, gateway.key())
+    status, body = post(gateway.primary, "{ region { name } }", None, gateway.public())
     assert (status, body.get("data")) == (200, {"region": {"name": "us-east-1"}})
 
 
 def test_header_param_with_a_plus_sent_unescaped_is_acknowledged(gateway: Gateway) -> None:
     """
     GIVEN a header= whose standard base64 contains '+', written into the URL unescaped as
-          gql's AppSyncApiKeyAuthentication writes it (any JSON with a run of five or
+          gql's AppSync authentications write it (any JSON with a run of five or
           more '~' encodes an aligned "~~~" as "fn5+")
     WHEN the client sends connection_init
-    THEN it gets connection_ack, as with any other valid API key
+    THEN it gets connection_ack, as with any other valid client token
     """
-    url = realtime_url(gateway, "eu-west-1", gateway.api_key, extra={"x-note": "~" * 6})
+    url = realtime_url(gateway, "eu-west-1", gateway.public_token, extra={"x-note": "~" * 6})
     assert "+" in url
 
     async def scenario() -> dict[str, Any]:

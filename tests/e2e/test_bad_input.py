@@ -44,15 +44,22 @@ def mutate(gateway: Gateway, query: str, fields: dict[str, Any]) -> tuple[int, d
 
 
 @pytest.mark.parametrize(
-    "headers", [{}, {"x-api-key": "da2-not-the-key"}], ids=["missing key", "wrong key"]
+    "headers",
+    [
+        {},
+        {"Authorization": "WrongClientToken00000000000000000000000001"},
+        {"x-api-key": "da2-gatewaylocaldevelopmentkey"},
+    ],
+    ids=["no credential", "wrong client token", "an api key"],
 )
 def test_requests_without_a_valid_credential_get_401(
     gateway: Gateway, headers: dict[str, str]
 ) -> None:
     """
-    GIVEN a request with no API key, or the wrong one
+    GIVEN a request with no credential, a wrong client token, or an API key (there is
+          none: AppSync generated each region's own)
     WHEN it asks anything
-    THEN it gets HTTP 401 and errorType UnauthorizedException
+    THEN it gets HTTP 401 and errorType UnauthorizedException, AppSync's body
     """
     status, body = post(gateway.primary, REGION, headers=headers)
 
@@ -73,7 +80,7 @@ def test_malformed_bodies_get_400_and_the_server_keeps_answering(
     WHEN it is posted with a valid key
     THEN it gets HTTP 400 and MalformedHttpRequestException, and a valid query right after works
     """
-    status, answer = post_raw(gateway.primary, body, gateway.key())
+    status, answer = post_raw(gateway.primary, body, gateway.public())
 
     assert status == 400
     assert error_type(status, answer) == "MalformedHttpRequestException"
@@ -86,7 +93,7 @@ def test_oversized_body_is_refused_as_a_limit(gateway: Gateway) -> None:
     WHEN it is posted
     THEN it gets HTTP 413 and LimitExceeded
     """
-    status, answer = post_raw(gateway.primary, b" " * (1024 * 1024 + 1), gateway.key())
+    status, answer = post_raw(gateway.primary, b" " * (1024 * 1024 + 1), gateway.public())
 
     assert status == 413
     assert error_type(status, answer) == "LimitExceeded"
@@ -132,7 +139,7 @@ def test_unknown_product_reads_as_null_without_errors(gateway: Gateway) -> None:
     THEN the answer is null, with no errors
     """
     status, body = post(
-        gateway.replica, '{ product(id: "no-such-id") { id } }', None, gateway.key()
+        gateway.replica, '{ product(id: "no-such-id") { id } }', None, gateway.public()
     )
 
     assert status == 200
@@ -192,16 +199,16 @@ def test_syntax_error_is_a_validation_error_with_its_location(gateway: Gateway) 
     WHEN it is sent
     THEN it gets ValidationError with the line and column of the mistake
     """
-    status, body = post(gateway.primary, "{ product(id: }", None, gateway.key())
+    status, body = post(gateway.primary, "{ product(id: }", None, gateway.public())
 
     assert error_type(status, body) == "ValidationError"
     assert body["errors"][0]["locations"][0]["line"] == 1
     assert body["errors"][0]["locations"][0]["column"] == 15
 
 
-def test_api_key_cannot_publish(gateway: Gateway) -> None:
+def test_the_client_token_cannot_publish(gateway: Gateway) -> None:
     """
-    GIVEN an API-key caller
+    GIVEN a caller with the public client token
     WHEN it calls publishProductChanged, which only IAM may call
     THEN it gets Unauthorized, and no such product appears
     """
@@ -214,7 +221,7 @@ def test_api_key_cannot_publish(gateway: Gateway) -> None:
         gateway.primary,
         f"mutation {{ publishProductChanged({arguments}) {{ id }} }}",
         None,
-        gateway.key(),
+        gateway.public(),
     )
 
     assert error_type(status, body) == "Unauthorized"
@@ -234,7 +241,7 @@ def test_bad_paging_arguments_are_validation_errors(gateway: Gateway, arguments:
     THEN it gets ValidationError
     """
     status, body = post(
-        gateway.replica, f"{{ products({arguments}) {{ nextToken }} }}", None, gateway.key()
+        gateway.replica, f"{{ products({arguments}) {{ nextToken }} }}", None, gateway.public()
     )
 
     assert error_type(status, body) == "ValidationError"

@@ -50,10 +50,10 @@ def attack_query() -> str:
 class Flood:
     """``ATTACKERS`` threads posting the attack query in a loop, until stopped."""
 
-    def __init__(self, url: str, api_key: str) -> None:
+    def __init__(self, url: str, token: str) -> None:
         self._body = json.dumps({"query": attack_query()}).encode()
         self._url = url
-        self._headers = {"content-type": "application/json", "x-api-key": api_key}
+        self._headers = {"content-type": "application/json", "Authorization": token}
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self.sent = 0
@@ -92,12 +92,12 @@ def gateway(tmp_path: Path) -> Iterator[Gateway]:
     assert stop_gateway(running) == 0
 
 
-def answers_within(url: str, api_key: str, timeout: float) -> dict[str, Any]:
+def answers_within(url: str, token: str, timeout: float) -> dict[str, Any]:
     """A plain query's answer, or a failure if it takes longer than ``timeout``."""
     request = urllib.request.Request(
         url,
         json.dumps({"query": "{ region { name } }"}).encode(),
-        {"content-type": "application/json", "x-api-key": api_key},
+        {"content-type": "application/json", "Authorization": token},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -112,13 +112,13 @@ async def flooded(gateway: Gateway) -> None:
         ]
         for listener in listeners:
             await listener.subscribe(category)
-        with Flood(gateway.primary, gateway.api_key) as flood:
+        with Flood(gateway.primary, gateway.public_token) as flood:
             await asyncio.to_thread(
                 wait_until, lambda: flood.sent >= 2 * ATTACKERS, 30, "the flood to be under way"
             )
 
             answer = await asyncio.to_thread(
-                answers_within, gateway.replica, gateway.api_key, NORMAL_ANSWER_S
+                answers_within, gateway.replica, gateway.public_token, NORMAL_ANSWER_S
             )
             assert answer == {"data": {"region": {"name": "eu-west-1"}}}
 
@@ -140,7 +140,7 @@ def test_a_flood_of_waiting_reads_leaves_the_other_region_answering_and_every_ev
     gateway: Gateway,
 ) -> None:
     """
-    GIVEN subscribers in both regions, and 40 clients with the public API key flooding
+    GIVEN subscribers in both regions, and 40 clients with the public client token flooding
           us-east-1 with 485-byte queries of 8 aliased product(minVersion:) reads that
           can never be satisfied (each waits its whole budget)
     WHEN, during the flood, a plain query goes to eu-west-1 and a staff member creates a

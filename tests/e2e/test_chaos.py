@@ -265,7 +265,7 @@ def subscriber(gateway: Gateway, region: str) -> Iterator[ClientConnection]:
         proxy=None,
         open_timeout=10,
     ) as socket:
-        socket.send(json.dumps({"type": "connection_init", "payload": gateway.key()}))
+        socket.send(json.dumps({"type": "connection_init", "payload": gateway.public()}))
         assert json.loads(socket.recv(timeout=10))["type"] == "connection_ack"
         subscribe = {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE}}
         socket.send(json.dumps(subscribe))

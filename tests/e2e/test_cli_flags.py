@@ -77,6 +77,8 @@ def test_seed_reaches_every_region_of_a_three_region_deployment(tmp_path: Path) 
         (["--health-interval-s", "0"], "--health-interval-s"),
         (["--edge-cache-s", "-1"], "--edge-cache-s"),
         (["--port", "65534"], "--port"),
+        (["--public-token", "short"], "--public-token"),
+        (["--api-key", "da2-gatewaylocaldevelopmentkey"], "--public-token"),
     ],
 )
 def test_bad_flags_are_refused_with_a_reason(flags: list[str], complaint: str) -> None:

@@ -117,7 +117,7 @@ def test_200_mb_without_credentials_is_refused_and_not_kept(
     assert status == 413, body
     assert body["errors"][0]["errorType"] == "LimitExceeded"  # type: ignore[index]
     assert rss_mib(pid) - before < RSS_GROWTH_BOUND_MIB
-    status, answer = post(gateway.primary, "{ region { name } }", None, gateway.key())
+    status, answer = post(gateway.primary, "{ region { name } }", None, gateway.public())
     assert (status, answer) == (200, {"data": {"region": {"name": "us-east-1"}}})
 
 
@@ -132,7 +132,7 @@ def test_a_client_that_sends_its_whole_body_before_reading_gets_the_413(
          connection (which would lose the answer)
     """
     body = b"\0" * (8 * MIB)
-    answers = [post_raw(gateway.primary, body, gateway.key())[0] for _ in range(10)]
+    answers = [post_raw(gateway.primary, body, gateway.public())[0] for _ in range(10)]
 
     assert answers == [413] * 10
 
@@ -161,7 +161,7 @@ def test_half_a_request_line_is_closed_within_the_bound(
     body = json.dumps({"query": "{ region { name } }"}).encode()
     whole = (
         f"POST {address.path} HTTP/1.1\r\nHost: {address.netloc}\r\n"
-        f"Content-Type: application/json\r\nx-api-key: {gateway.api_key}\r\n"
+        f"Content-Type: application/json\r\nAuthorization: {gateway.public_token}\r\n"
         f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     with socket.create_connection((address.hostname, address.port), ANSWER_TIMEOUT_S) as conn:
@@ -183,7 +183,7 @@ def test_a_websocket_that_never_inits_is_not_a_subscriber_and_is_closed(
     gateway: Gateway,
 ) -> None:
     """
-    GIVEN a client that opens an AppSync real-time socket with the API key in its
+    GIVEN a client that opens an AppSync real-time socket with the client token in its
           upgrade headers and never sends connection_init
     WHEN the region's status is read, and the connection init timeout passes
     THEN it counts no subscriber (an unacknowledged socket subscribes to nothing), and
@@ -194,7 +194,7 @@ def test_a_websocket_that_never_inits_is_not_a_subscriber_and_is_closed(
         async with ws_connect(
             gateway.ws_url("us-east-1"),
             subprotocols=[Subprotocol("graphql-ws")],
-            additional_headers=gateway.key(),
+            additional_headers=gateway.public(),
         ) as socket:
             counted = await asyncio.to_thread(subscribers, gateway, "us-east-1")
             with contextlib.suppress(ConnectionClosed):
@@ -221,7 +221,7 @@ def test_the_socket_over_a_keys_cap_is_refused_and_others_keys_still_connect(
 ) -> None:
     """
     GIVEN a gateway that lets one key hold 3 sockets per region
-    WHEN a fourth socket with the API key sends connection_init, and then a customer
+    WHEN a fourth socket with the client token sends connection_init, and then a customer
          connects with their own token
     THEN the first three are acknowledged, the fourth gets a LimitExceeded
          connection_error and is closed with 1008, the region counts 3 subscribers,
@@ -232,10 +232,10 @@ def test_the_socket_over_a_keys_cap_is_refused_and_others_keys_still_connect(
         async with contextlib.AsyncExitStack() as stack:
             answers = []
             for _ in range(SOCKETS_PER_KEY):
-                socket, answer = await acknowledged(gateway, gateway.key())
+                socket, answer = await acknowledged(gateway, gateway.public())
                 stack.push_async_callback(socket.close)
                 answers.append(answer)
-            fourth, refusal = await acknowledged(gateway, gateway.key())
+            fourth, refusal = await acknowledged(gateway, gateway.public())
             with contextlib.suppress(ConnectionClosed):
                 await asyncio.wait_for(fourth.recv(), ANSWER_TIMEOUT_S)
             counted = await asyncio.to_thread(subscribers, gateway, "eu-west-1")

@@ -145,7 +145,7 @@ def test_without_a_running_gateway_failover_exits_1_and_says_so(
             "regions": list(REGIONS),
             "urls": ["http://127.0.0.1:9/graphql", "http://127.0.0.1:10/graphql"],
             "credentials": {
-                "api_key": "k",
+                "public_token": "k",
                 "access_key_id": "AKIA",
                 "secret_access_key": "s",
             },

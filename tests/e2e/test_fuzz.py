@@ -170,8 +170,8 @@ def fuzz_http(gateway: Gateway, rng: random.Random, sent: Counter[str], problems
         if time.monotonic() > deadline:
             break
         kind, body = http_input(rng)
-        headers, roll = gateway.key(), rng.random()
-        if roll < 0.15:  # sometimes a garbage token, a third of those without the API key
+        headers, roll = gateway.public(), rng.random()
+        if roll < 0.15:  # sometimes a garbage token, a third of those without the client token
             headers = {} if roll < 0.05 else headers
             headers["Authorization"] = garbage_authorization(rng)
         sent[f"http {kind}"] += 1
@@ -223,15 +223,15 @@ def ws_frame(
 
 
 async def opened(gateway: Gateway, rng: random.Random, protocol: Subprotocol) -> ClientConnection:
-    """A connection past its handshake, with the API key, in a random region and path."""
+    """A connection past its handshake, with the client token, in a random region and path."""
     url = gateway.ws_url(rng.choice(REGIONS)) + rng.choice(("", "/realtime"))
     if protocol == APPSYNC_WS:
-        header = json.dumps({"host": urlsplit(url).netloc, "x-api-key": gateway.api_key})
+        header = json.dumps({"host": urlsplit(url).netloc, "Authorization": gateway.public_token})
         url += f"?header={base64.b64encode(header.encode()).decode()}&payload=e30="
     socket = await connect(url, subprotocols=[protocol], proxy=None, max_size=None)
     init: dict[str, Any] = {"type": "connection_init"}
     if protocol == TRANSPORT_WS:
-        init["payload"] = gateway.key()
+        init["payload"] = gateway.public()
     await socket.send(json.dumps(init))
     ack = json.loads(await asyncio.wait_for(socket.recv(), ANSWER_TIMEOUT_S))
     assert ack["type"] == "connection_ack", ack
@@ -258,7 +258,7 @@ async def fuzz_sockets(
     deadline = time.monotonic() + FUZZ_BUDGET_S
     for protocol in (TRANSPORT_WS, APPSYNC_WS):
         n, closes, kind, what = 0, Counter[int | None](), "", ""
-        auth = {"host": urlsplit(gateway.replica).netloc, **gateway.key()}
+        auth = {"host": urlsplit(gateway.replica).netloc, **gateway.public()}
         while n < FRAMES_PER_PROTOCOL and time.monotonic() < deadline:
             socket = await opened(gateway, rng, protocol)
             try:
@@ -286,7 +286,7 @@ async def hears_a_change(gateway: Gateway) -> dict[str, Any]:
     """A fresh graphql-transport-ws subscriber in eu-west-1 hears a staff write in us-east-1."""
     category, url = unique("fuzz-after"), gateway.ws_url("eu-west-1")
     async with connect(url, subprotocols=[TRANSPORT_WS], proxy=None) as socket:
-        await socket.send(json.dumps({"type": "connection_init", "payload": gateway.key()}))
+        await socket.send(json.dumps({"type": "connection_init", "payload": gateway.public()}))
         ack = json.loads(await asyncio.wait_for(socket.recv(), ANSWER_TIMEOUT_S))
         assert ack["type"] == "connection_ack", ack
         payload = {"query": SUBSCRIBE, "variables": {"c": category}}
@@ -327,7 +327,9 @@ def test_fuzzed_input_never_breaks_the_service(tmp_path: Path) -> None:
         print(f"sent {sum(sent.values())} in all; problems:\n{report(problems)}")
 
         for region in REGIONS:
-            status, body = post(gateway.urls[region], "{ region { name } }", headers=gateway.key())
+            status, body = post(
+                gateway.urls[region], "{ region { name } }", headers=gateway.public()
+            )
             assert (status, body.get("data")) == (200, {"region": {"name": region}}), body
         created = asyncio.run(hears_a_change(gateway))
         for url in (gateway.primary, gateway.replica):

@@ -76,7 +76,7 @@ def gateway(edge_gateway: Gateway) -> Iterator[Gateway]:
 
 def served_by(gateway: Gateway) -> str | None:
     """The region that answers a read sent to the global endpoint."""
-    status, body = post(gateway.global_url, REGION, None, gateway.key())
+    status, body = post(gateway.global_url, REGION, None, gateway.public())
     return body["data"]["region"]["name"] if status == 200 and body.get("data") else None
 
 
@@ -100,7 +100,7 @@ def appsync_socket(gateway: Gateway, url: str, header: str | None = None) -> Cli
     """AppSync's real-time handshake on ``url``'s host: auth in ``header=``."""
     host = host_of(url)
     if header is None:
-        auth = json.dumps({"host": host, "x-api-key": gateway.api_key}).encode()
+        auth = json.dumps({"host": host, "Authorization": gateway.public_token}).encode()
         header = base64.b64encode(auth).decode()
     return connect(
         f"ws://{host}/graphql/realtime?header={header}&payload=e30=",
@@ -125,7 +125,7 @@ def appsync_subscribed(gateway: Gateway, url: str, category: str) -> Iterator[Cl
         socket.send(json.dumps({"type": "connection_init"}))
         assert receive(socket)["type"] == "connection_ack"
         data = json.dumps({"query": SUBSCRIBE, "variables": {"c": category}})
-        authorization = {"host": host_of(url), "x-api-key": gateway.api_key}
+        authorization = {"host": host_of(url), "Authorization": gateway.public_token}
         start = {"data": data, "extensions": {"authorization": authorization}}
         socket.send(json.dumps({"id": "1", "type": "start", "payload": start}))
         assert receive(socket) == {"id": "1", "type": "start_ack"}
@@ -144,7 +144,7 @@ def transport_ws_subscribed(
         proxy=None,
         open_timeout=ANSWER_S,
     ) as socket:
-        socket.send(json.dumps({"type": "connection_init", "payload": gateway.key()}))
+        socket.send(json.dumps({"type": "connection_init", "payload": gateway.public()}))
         assert receive(socket)["type"] == "connection_ack"
         payload = {"query": SUBSCRIBE, "variables": {"c": category}}
         socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
@@ -169,7 +169,7 @@ def test_a_query_and_a_mutation_through_the_global_endpoint(gateway: Gateway) ->
 
     product = create(gateway, gateway.global_url, unique("global"))
     variables = {"id": product["id"], "v": product["version"]}
-    status, body = post(gateway.global_url, PRODUCT, variables, gateway.key())
+    status, body = post(gateway.global_url, PRODUCT, variables, gateway.public())
 
     assert status == 200 and not body.get("errors"), body
     assert body["data"]["product"] == {"id": product["id"], "name": "Lamp"}
@@ -295,7 +295,7 @@ def test_hostile_requests_get_the_same_answers_through_the_global_endpoint(
     """GIVEN requests no client should send (malformed JSON, a body over the limit, a
     12 KB header, a 40 KB header) WHEN sent to the global endpoint THEN each gets what
     the region answers directly: a clear 4xx, or the query's answer."""
-    key = {"x-api-key": gateway.api_key, "content-type": "application/json"}
+    key = {**gateway.public(), "content-type": "application/json"}
     query = json.dumps({"query": REGION}).encode()
     same_answer(gateway, "POST", "/graphql", b"{not json", **key)
     same_answer(gateway, "POST", "/graphql", b"[" * 2_000_000, **key)
@@ -311,12 +311,12 @@ def test_hostile_requests_get_the_same_answers_through_the_global_endpoint(
         (base64.b64encode(b"not json").decode(), "connection_error"),
         (base64.b64encode(b"[" * 2000 + b"]" * 2000).decode(), "connection_error"),
         (
-            base64.b64encode(json.dumps({"host": "x", "x-api-key": "no"}).encode()).decode(),
+            base64.b64encode(json.dumps({"host": "x", "Authorization": "no"}).encode()).decode(),
             "connection_error",
         ),
         ("a" * 9000, 414),
     ],
-    ids=["not-base64", "not-json", "nested-too-deep", "wrong-key", "too-long"],
+    ids=["not-base64", "not-json", "nested-too-deep", "wrong-token", "too-long"],
 )
 def test_a_garbage_header_parameter_gets_the_same_answer_through_the_global_endpoint(
     gateway: Gateway, header: str, answer: str | int

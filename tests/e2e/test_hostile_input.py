@@ -87,11 +87,11 @@ def nested_object(depth: int) -> str:
 
 
 def still_answers(gateway: Gateway) -> None:
-    """Both regions answer the API key's queries as usual."""
+    """Both regions answer the client token's queries as usual."""
     for region, url in gateway.urls.items():
-        status, body = post(url, REGION, headers=gateway.key())
+        status, body = post(url, REGION, headers=gateway.public())
         assert (status, body) == (200, {"data": {"region": {"name": region}}}), body
-        status, body = post(url, PRODUCTS, {"c": unique("quiet")}, gateway.key())
+        status, body = post(url, PRODUCTS, {"c": unique("quiet")}, gateway.public())
         assert (status, body) == (200, {"data": {"products": {"items": [], "nextToken": None}}})
 
 
@@ -152,14 +152,14 @@ def test_hostile_requests_get_typed_errors_and_the_service_keeps_answering(
     """
     GIVEN a request built to hurt: oversized, nested thousands deep, very long, or not
           Unicode text
-    WHEN it is posted with the API key
+    WHEN it is posted with the client token
     THEN it gets its typed error (400 for a body that is not a JSON request, 413 for one
          over 1 MiB, else a ValidationError or LimitExceeded in ``errors``), no trace or
          AWS text, and both regions answer the next queries as usual
     """
     body, expected = HOSTILE_READS[case]
 
-    status, text = exchange(gateway.primary, body(), gateway.key())
+    status, text = exchange(gateway.primary, body(), gateway.public())
 
     assert refusal(status, text) == expected
     still_answers(gateway)
@@ -182,7 +182,7 @@ HOSTILE_PRODUCTS: dict[str, tuple[dict[str, Any], tuple[int, str]]] = {
 
 
 def listed(gateway: Gateway, url: str, category: str) -> list[dict[str, Any]]:
-    status, body = post(url, PRODUCTS, {"c": category}, gateway.key())
+    status, body = post(url, PRODUCTS, {"c": category}, gateway.public())
     assert status == 200 and not body.get("errors"), body
     return list(body["data"]["products"]["items"])
 
@@ -237,7 +237,7 @@ def test_fragments_spread_twice_in_a_chain_are_answered_at_once(
     THEN it is answered, well within the client's timeout, as the plain query would be
          (the depth check and the resolver event's selectionSetList once took 2^n steps)
     """
-    status, text = exchange(gateway.replica, request(fan_out(40, inside)), gateway.key())
+    status, text = exchange(gateway.replica, request(fan_out(40, inside)), gateway.public())
 
     assert (status, json.loads(text)) == (200, {"data": {"region": {"name": "eu-west-1"}}})
     still_answers(gateway)
@@ -286,6 +286,6 @@ def test_awsjson_bombs_are_refused_before_they_are_parsed(gateway: Gateway, bomb
         "query($j: AWSJSON) { region { name } }",
         "query($j: AWSJSON) { products(category: $j) { nextToken } }",
     ):
-        status, text = exchange(gateway.primary, request(query, {"j": value}), gateway.key())
+        status, text = exchange(gateway.primary, request(query, {"j": value}), gateway.public())
         assert refusal(status, text) == INVALID, query
     still_answers(gateway)

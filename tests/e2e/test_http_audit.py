@@ -19,12 +19,12 @@ AUDIT = Path(__file__).resolve().parent.parent / "audit" / "audit.mjs"
 
 def test_every_must_audit_passes(gateway: Gateway) -> None:
     """GIVEN graphql-http's server audit (from npm) WHEN run against POST /graphql with the
-    API key THEN every MUST audit passes; the tally of the rest is printed. The SHOULDs
+    client token THEN every MUST audit passes; the tally of the rest is printed. The SHOULDs
     that warn concern application/graphql-response+json, which AppSync does not speak."""
     node = shutil.which("node")
     assert node is not None, "the audit needs Node.js"
     result = subprocess.run(
-        [node, str(AUDIT), gateway.primary, gateway.api_key],
+        [node, str(AUDIT), gateway.primary, gateway.public_token],
         capture_output=True,
         text=True,
         timeout=90,

@@ -23,17 +23,18 @@ def test_depth_and_rate_limits_answer_limit_exceeded_and_the_server_stays_up(
         tmp_path / "out.log", free_base_port(2), "--max-depth", "2", "--rate-limit", "3"
     )
     try:
-        status, body = post(gateway.primary, DEEP, None, gateway.key())
+        status, body = post(gateway.primary, DEEP, None, gateway.public())
         assert status == 200
         assert body["errors"][0]["errorType"] == "LimitExceeded"
 
         statuses = [
-            post(gateway.primary, "{ region { name } }", None, gateway.key())[0] for _ in range(10)
+            post(gateway.primary, "{ region { name } }", None, gateway.public())[0]
+            for _ in range(10)
         ]
         assert 429 in statuses
         assert all(status in (200, 429) for status in statuses)
 
-        status, body = post(gateway.replica, "{ region { name } }", None, gateway.key())
+        status, body = post(gateway.replica, "{ region { name } }", None, gateway.public())
         assert (status, body["data"]["region"]["name"]) == (200, "eu-west-1")
     finally:
         assert stop_gateway(gateway) == 0

@@ -68,7 +68,7 @@ def test_a_screen_gets_plausible_data_that_stays_the_same(mocked: Gateway) -> No
     products, the same each time."""
     answers = []
     for url in (mocked.primary, mocked.replica, mocked.primary):
-        status, body = post(url, CATALOGUE, {"category": "kitchen"}, mocked.key())
+        status, body = post(url, CATALOGUE, {"category": "kitchen"}, mocked.public())
         assert status == 200 and "errors" not in body, body
         answers.append(body["data"]["products"]["items"])
 
@@ -83,12 +83,12 @@ def test_a_screen_gets_plausible_data_that_stays_the_same(mocked: Gateway) -> No
 
 
 def test_auth_rules_still_apply(mocked: Gateway) -> None:
-    """GIVEN mock mode WHEN a request has no credential, or the API key asks for a
+    """GIVEN mock mode WHEN a request has no credential, or the client token asks for a
     customer THEN they get 401 and Unauthorized, as against the real back end."""
     status, _ = post(mocked.primary, "{ region { name } }")
     assert status == 401
 
-    status, body = post(mocked.primary, '{ customer(id: "ana") { id } }', None, mocked.key())
+    status, body = post(mocked.primary, '{ customer(id: "ana") { id } }', None, mocked.public())
     assert error_type(status, body) == "Unauthorized"
 
 
@@ -123,7 +123,7 @@ def test_gateway_mock_emit_reaches_a_subscriber_with_a_matching_event(mocked: Ga
         transport = WebsocketsTransport(
             url=mocked.ws_url("eu-west-1"),
             subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-            init_payload=mocked.key(),
+            init_payload=mocked.public(),
         )
         request = GraphQLRequest(ON_PRODUCT_CHANGED, variable_values={"c": "lighting"})
         async with Client(transport=transport) as session:

@@ -42,7 +42,7 @@ def test_min_version_answers_from_the_primary_when_replication_lags_30_seconds(
         fresh = gateway.query(gateway.replica, READ, {"id": created["id"], "v": renamed["version"]})
         assert fresh["product"] == {"id": created["id"], "name": "Tall jug", "version": 2}
 
-        status, body = post(gateway.replica, READ, {"id": created["id"], "v": 3}, gateway.key())
+        status, body = post(gateway.replica, READ, {"id": created["id"], "v": 3}, gateway.public())
         assert status == 200
         assert body["data"]["product"] is None
         assert body["errors"][0]["errorType"] == "ValidationError"

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 SECTION = "### Typed clients"
 README_URL = "ws://127.0.0.1:4001/graphql"
-README_KEY = "da2-gatewaylocaldevelopmentkey"
+README_TOKEN = "gatewayLocalPublicClientToken00000000001"
 CREATE = "mutation($i: CreateProductInput!) { createProduct(input: $i) { id } }"
 WRITE_EVERY_S = 0.5
 
@@ -33,9 +33,9 @@ def test_the_readme_subscription_snippet_hears_a_change(gateway: Gateway) -> Non
     """GIVEN the README's gql snippet, pointed at this gateway's replica WHEN staff create
     lighting products in the primary THEN the snippet prints one change and exits 0."""
     code = readme_snippet()
-    assert README_URL in code and README_KEY in code
+    assert README_URL in code and README_TOKEN in code
     code = code.replace(README_URL, gateway.ws_url("eu-west-1"))
-    code = code.replace(README_KEY, gateway.api_key)
+    code = code.replace(README_TOKEN, gateway.public_token)
     snippet = subprocess.Popen(
         [sys.executable, "-c", code],
         cwd=REPO_ROOT,

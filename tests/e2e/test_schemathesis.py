@@ -42,7 +42,7 @@ REGIONS = ("us-east-1", "eu-west-1")
 EXAMPLES = 24  # for each operation, in each generation mode
 MIN_OPERATIONS = 500
 WORKERS = 8
-# Who may call what (DESIGN.md, Auth): the API key reads products and the region, only
+# Who may call what (DESIGN.md, Auth): the client token reads products and the region, only
 # IAM publishes, and staff may do everything else, so each operation gets past auth.
 API_KEY_FIELDS = {"product", "products", "region"}
 IAM_FIELDS = {"publishProductChanged", "publishOrderChanged"}
@@ -178,17 +178,17 @@ def test_schemathesis_operations_get_typed_answers_and_leak_nothing(own_gateway:
     GIVEN gateway dev with two regions, and its schema as introspection shows it
     WHEN schemathesis generates at least 500 queries and mutations, with arguments that fit
          the schema and arguments that break it, and each is sent to one region as a caller
-         allowed to call it (API key, staff token, or SigV4 for publish*)
+         allowed to call it (client token, staff token, or SigV4 for publish*)
     THEN no answer is a 5xx, every answer is JSON, every error is typed in AppSync's shape
          and none is an InternalFailure, nothing names a trace, a path or the AWS SDK, and
          afterwards both regions still answer
     """
     gateway = own_gateway
-    schema = schemathesis.graphql.from_url(gateway.primary, headers=gateway.key())
+    schema = schemathesis.graphql.from_url(gateway.primary, headers=gateway.public())
     started = time.monotonic()
     documents = generated(schema)
     drawn = time.monotonic() - started
-    callers = Callers(gateway.key(), gateway.staff())
+    callers = Callers(gateway.public(), gateway.staff())
 
     def send(sent: Sent) -> tuple[Sent, int, str]:
         field, _mode, number, document = sent
@@ -215,5 +215,5 @@ def test_schemathesis_operations_get_typed_answers_and_leak_nothing(own_gateway:
     )
     assert len(answers) >= MIN_OPERATIONS, seen
     for region in REGIONS:
-        status, body = post(gateway.urls[region], "{ region { name } }", headers=gateway.key())
+        status, body = post(gateway.urls[region], "{ region { name } }", headers=gateway.public())
         assert (status, body.get("data")) == (200, {"region": {"name": region}}), body

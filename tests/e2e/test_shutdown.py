@@ -68,7 +68,7 @@ def test_ctrl_c_stops_a_gateway_with_an_open_subscription(tmp_path: Path) -> Non
             subprotocols=[Subprotocol("graphql-transport-ws")],
             proxy=None,
         ) as socket:
-            init = {"type": "connection_init", "payload": {"x-api-key": gateway.api_key}}
+            init = {"type": "connection_init", "payload": gateway.public()}
             await socket.send(json.dumps(init))
             assert json.loads(await asyncio.wait_for(socket.recv(), 10)) == {
                 "type": "connection_ack"

@@ -104,7 +104,7 @@ def test_stock_pushed_past_int_max_is_refused_and_the_product_stays_readable(
     later = gateway.query(gateway.primary, CREATE, {"input": product_input(1)})
     later_seen = visible_everywhere(gateway, later["createProduct"]["id"], 1)
     reads = {
-        url: post(url, PRODUCT, {"id": full_id}, gateway.key())[1]
+        url: post(url, PRODUCT, {"id": full_id}, gateway.public())[1]
         for url in (gateway.primary, gateway.replica)
     }
     put_back = post(

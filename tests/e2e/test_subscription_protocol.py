@@ -37,8 +37,8 @@ async def close_code(socket: ClientConnection) -> int | None:
     raise AssertionError(f"expected the server to close, got {message!r}")
 
 
-async def initialised(socket: ClientConnection, api_key: str) -> None:
-    await send(socket, {"type": "connection_init", "payload": {"x-api-key": api_key}})
+async def initialised(socket: ClientConnection, token: str) -> None:
+    await send(socket, {"type": "connection_init", "payload": {"Authorization": token}})
     assert await receive(socket) == {"type": "connection_ack"}
 
 
@@ -46,16 +46,22 @@ def open_socket(gateway: Gateway) -> Any:
     return connect(gateway.ws_url("eu-west-1"), subprotocols=[PROTOCOL], proxy=None)
 
 
-def test_wrong_key_in_connection_init_is_closed_4403(gateway: Gateway) -> None:
+def test_wrong_client_token_in_connection_init_is_closed_4403(gateway: Gateway) -> None:
     """
     GIVEN a graphql-transport-ws connection
-    WHEN connection_init carries the wrong API key
+    WHEN connection_init carries the wrong client token
     THEN the server closes it with 4403 Forbidden
     """
 
     async def scenario() -> int | None:
         async with open_socket(gateway) as socket:
-            await send(socket, {"type": "connection_init", "payload": {"x-api-key": "da2-wrong"}})
+            await send(
+                socket,
+                {
+                    "type": "connection_init",
+                    "payload": {"Authorization": "WrongClientToken00000000000000000000000001"},
+                },
+            )
             return await close_code(socket)
 
     assert asyncio.run(scenario()) == 4403
@@ -86,7 +92,7 @@ def test_invalid_subscription_query_gets_an_error_for_its_id(gateway: Gateway) -
 
     async def scenario() -> tuple[dict[str, Any], dict[str, Any]]:
         async with open_socket(gateway) as socket:
-            await initialised(socket, gateway.api_key)
+            await initialised(socket, gateway.public_token)
             bad = {"query": "subscription { onNothing { id } }"}
             await send(socket, {"id": "op-1", "type": "subscribe", "payload": bad})
             error = await receive(socket)
@@ -112,7 +118,7 @@ def test_reused_subscription_id_is_closed_4409(gateway: Gateway) -> None:
 
     async def scenario() -> int | None:
         async with open_socket(gateway) as socket:
-            await initialised(socket, gateway.api_key)
+            await initialised(socket, gateway.public_token)
             await send(socket, {"id": "op-1", "type": "subscribe", "payload": {"query": VALID}})
             await send(socket, {"id": "op-1", "type": "subscribe", "payload": {"query": VALID}})
             return await close_code(socket)

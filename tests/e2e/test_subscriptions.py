@@ -100,7 +100,7 @@ async def connect(stack: contextlib.AsyncExitStack, gateway: Gateway, region: st
     transport = WebsocketsTransport(
         url=gateway.ws_url(region),
         subprotocols=[WebsocketsTransport.GRAPHQLWS_SUBPROTOCOL],
-        init_payload={"x-api-key": gateway.api_key},
+        init_payload=gateway.public(),
     )
     session = await stack.enter_async_context(Client(transport=transport))
     return Subscriber(region, transport, session)

@@ -78,17 +78,17 @@ def test_token_refuses_bad_flags(gateway: Gateway, words: list[str], complaint: 
     assert result.returncode == 2 and complaint in result.stderr
 
 
-def test_the_api_key_reads_products_but_places_no_orders(gateway: Gateway) -> None:
-    """GIVEN only the API key WHEN it reads products THEN fine; WHEN it places an order
+def test_the_client_token_reads_products_but_places_no_orders(gateway: Gateway) -> None:
+    """GIVEN only the client token WHEN it reads products THEN fine; WHEN it places an order
     or reads a customer THEN Unauthorized (DESIGN.md's auth table)."""
     place = (
         'mutation { placeOrder(input: {customerId: "c-1", idempotencyKey: "k", '
         'lines: [{productId: "p", quantity: 1}]}) { id } }'
     )
-    status, body = post(gateway.primary, "{ products { nextToken } }", None, gateway.key())
+    status, body = post(gateway.primary, "{ products { nextToken } }", None, gateway.public())
     assert status == 200 and "errors" not in body
     for query in (place, '{ customer(id: "c-1") { id } }'):
-        status, body = post(gateway.primary, query, None, gateway.key())
+        status, body = post(gateway.primary, query, None, gateway.public())
         assert body["errors"][0]["errorType"] == "Unauthorized", body
 
 
@@ -126,10 +126,10 @@ def test_a_customer_cannot_subscribe_to_anothers_orders(gateway: Gateway) -> Non
     assert accepted["type"] == "pong"  # no error came first: the subscription stands
 
 
-def test_a_token_in_no_group_has_only_what_the_api_key_has(gateway: Gateway) -> None:
+def test_a_token_in_no_group_has_only_what_the_client_token_has(gateway: Gateway) -> None:
     """GIVEN `gateway token` for a user in no group WHEN they register as themselves and
     place an order THEN Unauthorized each time, and no customer record is there for staff
-    to read; WHEN they read products THEN fine, as with the API key."""
+    to read; WHEN they read products THEN fine, as with the client token."""
     user = unique("nogroup")
     token = {"Authorization": mint(gateway, "--sub", user)}
     register = 'mutation($e: AWSEmail!) { registerCustomer(input: {email: $e, name: "N"}) { id } }'

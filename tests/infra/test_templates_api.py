@@ -1,22 +1,37 @@
-"""Every region's AppSync API: auth modes, logs, schema, key, and the one user pool."""
+"""Every region's AppSync API: auth modes, logs, schema, authorizer, and the one user pool."""
 
 from __future__ import annotations
 
 import json
-import time
+import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 from aws_cdk.assertions import Match, Template
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+from emulator.appsync.auth import DEFAULT_PUBLIC_TOKEN
 from emulator.appsync.limits import Limits
+from emulator.cloud.jwt_issuer import LocalIssuer
 from infra import bundle
-from infra.api import API_KEY_DAYS, SCHEMA_FILE
+from infra.api import SCHEMA_FILE
 from infra.app import build_app
+from infra.config import CLIENT_TOKEN_CACHE_S, CLIENT_TOKEN_SECRET
+from projections.settings import CLIENT_TOKEN_SECRET_VARIABLE
 from resolvers.access import STAFF
 from tests.infra.conftest import Synthesized, deployment
-from tests.infra.test_templates import FUNCTION, listed, resources, role_statements, the_one
+from tests.infra.test_templates import (
+    ACCOUNT,
+    FUNCTION,
+    PARTITION,
+    allowed,
+    function_id,
+    listed,
+    resources,
+    role_statements,
+    the_one,
+)
 
 GRAPHQL_API = "AWS::AppSync::GraphQLApi"
 USER_POOL = "AWS::Cognito::UserPool"
@@ -33,16 +48,17 @@ def _providers(template: Template) -> dict[str, dict[str, Any]]:
     }
 
 
-def test_every_region_takes_the_api_key_user_pool_tokens_and_iam(
+def test_every_region_takes_the_client_token_user_pool_tokens_and_iam(
     synthesized: Synthesized,
 ) -> None:
-    """GIVEN a deployment WHEN synthesized THEN each region's API takes the API key by
-    default, user-pool tokens from the primary's pool, and SigV4 for the stream handler."""
+    """GIVEN a deployment WHEN synthesized THEN each region's API takes the public client
+    token by default (its Lambda authorizer), user-pool tokens from the primary's pool,
+    and SigV4 for the stream handler; and nothing else."""
     config = synthesized.config
     for region in config.regions:
         template = synthesized.region(region)
         template.resource_count_is(GRAPHQL_API, 1)
-        template.has_resource_properties(GRAPHQL_API, {"AuthenticationType": "API_KEY"})
+        template.has_resource_properties(GRAPHQL_API, {"AuthenticationType": "AWS_LAMBDA"})
 
         providers = _providers(template)
 
@@ -127,17 +143,50 @@ def test_every_region_limits_resolvers_and_depth_as_gateway_dev_does(
         )
 
 
-def test_every_region_has_one_api_key_that_lasts_about_a_year(synthesized: Synthesized) -> None:
-    """GIVEN a deployment WHEN synthesized THEN each API has one key for public reads, which
-    expires no later than AppSync allows and not before the next yearly rotation."""
-    for region in synthesized.config.regions:
+def test_the_authorizer_sees_only_client_tokens_and_answers_are_kept_a_while(
+    synthesized: Synthesized,
+) -> None:
+    """GIVEN each region's AWS_LAMBDA mode WHEN synthesized THEN AppSync sends its
+    authorizer only what matches the client-token pattern (a user-pool JWT, a Bearer
+    JWT or a SigV4 header never does, while the local default token does), and keeps its
+    answers for the configured time; AppSync may invoke the function, and the function
+    may read its own region's replica of the token secret."""
+    config = synthesized.config
+    issuer = LocalIssuer(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    jwt = issuer.mint("someone", ["customers"])
+    sigv4 = "AWS4-HMAC-SHA256 Credential=AKIAGATEWAYLOCAL0001/20260101/us-east-1/appsync"
+    name = config.resource_name(CLIENT_TOKEN_SECRET)
+    for region in config.regions:
         template = synthesized.region(region)
-        api_id, _ = the_one(template, GRAPHQL_API)
-        _, key = the_one(template, "AWS::AppSync::ApiKey")
+        _, api = the_one(template, GRAPHQL_API)
+        lambda_config = _modes(api)["AWS_LAMBDA"]["LambdaAuthorizerConfig"]
+        pattern = re.compile(lambda_config["IdentityValidationExpression"])
+        authorizer = function_id(template, bundle.AUTHORIZER_HANDLER)
 
-        assert key["Properties"]["ApiId"] == {"Fn::GetAtt": [api_id, "ApiId"]}, region
-        left = key["Properties"]["Expires"] - time.time()
-        assert (API_KEY_DAYS - 1) * 86400 < left <= API_KEY_DAYS * 86400, region
+        assert lambda_config["AuthorizerResultTtlInSeconds"] == CLIENT_TOKEN_CACHE_S
+        assert pattern.fullmatch(DEFAULT_PUBLIC_TOKEN), region
+        for other in (jwt, f"Bearer {jwt}", sigv4):
+            assert not pattern.search(other), (region, other[:20])
+        template.has_resource_properties(
+            "AWS::Lambda::Permission",
+            {
+                "Action": "lambda:InvokeFunction",
+                "FunctionName": {"Fn::GetAtt": [authorizer, "Arn"]},
+                "Principal": "appsync.amazonaws.com",
+            },
+        )
+        readable = allowed(role_statements(template, authorizer), "secretsmanager:GetSecretValue")
+        assert readable, region
+        assert all(
+            resource.startswith(f"arn:{PARTITION}:secretsmanager:{region}:{ACCOUNT}:secret:{name}")
+            or resource.startswith("${")
+            for resource in readable
+        ), (region, readable)
+
+    primary = synthesized.region(config.primary)
+    secret, _ = the_one(primary, "AWS::SecretsManager::Secret", {"Name": name})
+    authorizer = resources(primary, FUNCTION)[function_id(primary, bundle.AUTHORIZER_HANDLER)]
+    assert secret in authorizer.get("DependsOn", [])
 
 
 def test_only_the_primary_holds_the_user_pool_and_its_groups(synthesized: Synthesized) -> None:
@@ -225,3 +274,49 @@ def test_xray_switch_traces_both_lambdas(traced: Traced) -> None:
                 for action in listed(statement["Action"])
             }
             assert {"xray:PutTraceSegments", "xray:PutTelemetryRecords"} <= actions, handler
+
+
+def test_one_anonymous_token_works_in_every_region(synthesized: Synthesized) -> None:
+    """GIVEN a deployment WHEN synthesized THEN no region's anonymous path rests on a value
+    AppSync generates for that region alone (an API key): every API authorizes anonymous
+    reads with its own region's authorizer function, which reads the accepted tokens from
+    one secret, created in the primary and replicated to every other region; so the one
+    token a client holds works wherever latency or a failover routes it."""
+    config = synthesized.config
+    secret_names = set()
+    for region in config.regions:
+        template = synthesized.region(region)
+        template.resource_count_is("AWS::AppSync::ApiKey", 0)
+        _, api = the_one(template, GRAPHQL_API)
+        modes = _modes(api)
+
+        assert "API_KEY" not in modes, region
+        authorizer = function_id(template, bundle.AUTHORIZER_HANDLER)
+        config_of_lambda = modes["AWS_LAMBDA"]["LambdaAuthorizerConfig"]
+        assert config_of_lambda["AuthorizerUri"] == {"Fn::GetAtt": [authorizer, "Arn"]}, region
+        variables = resources(template, FUNCTION)[authorizer]["Properties"]["Environment"]
+        secret_names.add(variables["Variables"][CLIENT_TOKEN_SECRET_VARIABLE])
+
+    assert secret_names == {config.resource_name(CLIENT_TOKEN_SECRET)}
+    _, secret = the_one(
+        synthesized.region(config.primary),
+        "AWS::SecretsManager::Secret",
+        {"Name": config.resource_name(CLIENT_TOKEN_SECRET)},
+    )
+    replicas = [replica["Region"] for replica in secret["Properties"].get("ReplicaRegions", [])]
+    assert sorted(replicas) == sorted(config.replicas)
+
+
+def _modes(api: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every auth provider of an API, the default one included, by type."""
+    properties = api["Properties"]
+    modes = {
+        provider["AuthenticationType"]: provider
+        for provider in properties.get("AdditionalAuthenticationProviders", [])
+    }
+    default = {key: value for key, value in properties.items() if key.endswith("Config")}
+    modes[properties["AuthenticationType"]] = {
+        "AuthenticationType": properties["AuthenticationType"],
+        **default,
+    }
+    return modes

@@ -8,6 +8,7 @@ from aws_cdk.assertions import Template
 
 from domain import records
 from infra import bundle, observability
+from infra.config import CLIENT_TOKEN_SECRET
 from infra.observability import (
     CANARY_SERVICE,
     CANARY_SUCCESS,
@@ -18,11 +19,15 @@ from infra.observability import (
     STREAM_SERVICE,
 )
 from infra.thresholds import HEALTH_DATAPOINTS_TO_ALARM, HEALTH_EVALUATION_PERIODS
-from projections import canary, heartbeat, stream
+from projections import heartbeat, stream
 from projections import observability as runtime_metrics
+from projections.settings import CLIENT_TOKEN_SECRET_VARIABLE
+from resolvers import canary
 from tests.infra.conftest import Synthesized
 from tests.infra.test_templates import (
+    ACCOUNT,
     FUNCTION,
+    PARTITION,
     allowed,
     function_id,
     listed,
@@ -78,17 +83,28 @@ def test_every_region_reads_itself_each_minute_as_an_anonymous_client(
     synthesized: Synthesized,
 ) -> None:
     """GIVEN a region WHEN synthesized THEN its read canary runs each minute against its
-    own API's URL, with its own API key, as the Powertools service its metric names."""
-    for region in synthesized.config.regions:
+    own API's URL, as the Powertools service its metric names, reading the public client
+    token from its own replica of the client-token secret, by name, as the authorizer
+    does."""
+    config = synthesized.config
+    name = config.resource_name(CLIENT_TOKEN_SECRET)
+    for region in config.regions:
         template = synthesized.region(region)
         api, _ = the_one(template, "AWS::AppSync::GraphQLApi")
-        key, _ = the_one(template, "AWS::AppSync::ApiKey")
+        canary = function_id(template, bundle.CANARY_HANDLER)
         variables = _variables(template, bundle.CANARY_HANDLER)
+        readable = allowed(role_statements(template, canary), "secretsmanager:GetSecretValue")
 
         assert variables["GATEWAY_APPSYNC_URL"] == {"Fn::GetAtt": [api, "GraphQLUrl"]}, region
-        assert variables["GATEWAY_API_KEY"] == {"Fn::GetAtt": [key, "ApiKey"]}, region
+        assert variables[CLIENT_TOKEN_SECRET_VARIABLE] == name, region
         assert variables["POWERTOOLS_SERVICE_NAME"] == CANARY_SERVICE
-        _runs_every_minute(template, function_id(template, bundle.CANARY_HANDLER))
+        assert readable, region
+        assert all(
+            resource.startswith(f"arn:{PARTITION}:secretsmanager:{region}:{ACCOUNT}:secret:{name}")
+            or resource.startswith("${")
+            for resource in readable
+        ), (region, readable)
+        _runs_every_minute(template, canary)
 
 
 def test_every_region_alarms_when_its_canary_fails_or_goes_silent(

@@ -322,3 +322,81 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class FakeSecretsManager:
+    """One region's Secrets Manager, seen through ``get_secret_value`` (the only call
+    :class:`resolvers.secret_values.CachedSecret` makes), with its version stages.
+
+    :meth:`rotate` does what ``put-secret-value`` does: the new value becomes
+    AWSCURRENT and the old one AWSPREVIOUS. ``failure``, when set, is raised by every
+    read, as botocore would raise it; ``reads`` counts the reads that arrived.
+    """
+
+    def __init__(self, secret_id: str, value: str | None = None) -> None:
+        self.secret_id = secret_id
+        self.stages: dict[str, str] = {} if value is None else {"AWSCURRENT": value}
+        self.failure: Exception | None = None
+        self.reads = 0
+
+    def rotate(self, value: str) -> None:
+        if "AWSCURRENT" in self.stages:
+            self.stages["AWSPREVIOUS"] = self.stages["AWSCURRENT"]
+        self.stages["AWSCURRENT"] = value
+
+    def get_secret_value(self, *, SecretId: str, VersionStage: str) -> dict[str, Any]:
+        self.reads += 1
+        if self.failure is not None:
+            raise self.failure
+        if SecretId != self.secret_id or VersionStage not in self.stages:
+            raise client_error("ResourceNotFoundException", "Secrets Manager can't find it.")
+        return {"Name": SecretId, "SecretString": self.stages[VersionStage]}
+
+
+def client_error(code: str, message: str = "") -> Exception:
+    """The ClientError botocore raises for an AWS error ``code``."""
+    from botocore.exceptions import ClientError
+
+    return ClientError({"Error": {"Code": code, "Message": message}}, "GetSecretValue")
+
+
+PUBLIC_TOKEN = "PublicClientToken0000000000000000000000001"
+WRONG_TOKEN = "WrongClientToken00000000000000000000000001"
+
+
+class FakeAuthorizerFunction:
+    """The authorizer Lambda as AppSync calls it: lets ``token`` in, records each event.
+
+    ``answer`` adds to an authorizing response (``deniedFields``, ``ttlOverride``...).
+    """
+
+    def __init__(self, token: str = PUBLIC_TOKEN, **answer: Any) -> None:
+        self.token = token
+        self.answer = answer
+        self.events: list[dict[str, Any]] = []
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        self.events.append(event)
+        if event["authorizationToken"] != self.token:
+            return {"isAuthorized": False}
+        return {"isAuthorized": True, "resolverContext": {"access": "public"}, **self.answer}
+
+
+def lambda_authorizer(
+    function: Any = None, clock: Any = None, api_id: str = "gatewaylocalapi"
+) -> Any:
+    """The AWS_LAMBDA mode of an API as infra configures it, calling ``function``."""
+    import time
+
+    from emulator.appsync.lambda_auth import LambdaAuthorizer
+    from emulator.cloud.server import LOCAL_ACCOUNT_ID
+    from infra.config import CLIENT_TOKEN_CACHE_S, CLIENT_TOKEN_PATTERN
+
+    return LambdaAuthorizer(
+        function or FakeAuthorizerFunction(),
+        api_id=api_id,
+        account_id=LOCAL_ACCOUNT_ID,
+        pattern=CLIENT_TOKEN_PATTERN,
+        ttl_s=CLIENT_TOKEN_CACHE_S,
+        clock=clock or time.monotonic,
+    )

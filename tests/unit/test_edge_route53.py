@@ -10,7 +10,7 @@ from emulator.edge.health import HealthChecks
 from emulator.edge.route53 import LatencyRecords, RegionalEndpoint, nearest_first
 from infra.edge import origin_request
 from infra.thresholds import HEALTH_EVALUATION_PERIODS
-from projections.canary import Verdict
+from resolvers.canary import Verdict
 
 from .fakes import ManualClock
 

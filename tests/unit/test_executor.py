@@ -10,11 +10,22 @@ from typing import Any, TypeVar
 import pytest
 
 from domain.errors import NotFound
-from emulator.appsync.auth import API_KEY, AWS_IAM, COGNITO, Caller, LocalCredentials, iam_identity
+from emulator.appsync.auth import (
+    AWS_IAM,
+    AWS_LAMBDA,
+    COGNITO,
+    Caller,
+    LocalCredentials,
+    iam_identity,
+)
 from emulator.appsync.executor import Executor, load_schema
 
 SCHEMA = load_schema()
-API_KEY_CALLER = Caller(API_KEY, None, {"x-api-key": "da2-test", "user-agent": "unit"})
+TOKEN = "PublicClientToken0000000000000000000000001"
+PUBLIC_IDENTITY = {"resolverContext": {"access": "public"}}
+PUBLIC_CALLER = Caller(
+    AWS_LAMBDA, PUBLIC_IDENTITY, {"authorization": TOKEN, "user-agent": "unit"}, credential=TOKEN
+)
 IAM_CALLER = Caller(AWS_IAM, iam_identity(LocalCredentials()), {"authorization": "AWS4..."})
 STAFF_CALLER = Caller(COGNITO, {"sub": "s-1", "groups": ["staff"]}, {"authorization": "jwt"})
 BALL = {"id": "p-1", "name": "Ball", "category": "toys", "stock": 10, "version": 1}
@@ -44,21 +55,22 @@ class FakeLambda:
 
 def test_a_field_is_sent_as_appsyncs_direct_lambda_event() -> None:
     """
-    GIVEN a query for one product, with its id in a variable, by an API-key caller
+    GIVEN a query for one product, with its id in a variable, by a public-token caller
     WHEN it is executed
-    THEN the Lambda gets AppSync's event, and the answer is the Lambda's value
+    THEN the Lambda gets AppSync's event (the authorizer's resolverContext as its
+    identity), and the answer is the Lambda's value
     """
     invoke = FakeLambda(BALL)
     query = "query One($id: ID!) { product(id: $id) { id name } }"
 
-    outcome = run(Executor(SCHEMA, invoke).execute(query, {"id": "p-1"}, "One", API_KEY_CALLER))
+    outcome = run(Executor(SCHEMA, invoke).execute(query, {"id": "p-1"}, "One", PUBLIC_CALLER))
 
     assert outcome.response == {"data": {"product": {"id": "p-1", "name": "Ball"}}}
     [event] = invoke.events
     assert event["arguments"] == {"id": "p-1"}
-    assert event["identity"] is None
+    assert event["identity"] == PUBLIC_IDENTITY
     assert event["source"] is None
-    assert event["request"]["headers"] == {"x-api-key": "da2-test", "user-agent": "unit"}
+    assert event["request"]["headers"] == {"authorization": TOKEN, "user-agent": "unit"}
     info = event["info"]
     assert info["fieldName"] == "product"
     assert info["parentTypeName"] == "Query"
@@ -84,7 +96,7 @@ def test_the_selection_set_list_follows_nesting_and_fragments() -> None:
         fragment Card on Product { id name }
     """
 
-    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER))
+    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, PUBLIC_CALLER))
 
     assert outcome.response["data"]["products"]["items"] == [
         {"id": "p-1", "name": "Ball", "stock": 10}
@@ -111,7 +123,7 @@ def test_a_domain_error_becomes_an_appsync_error_with_its_type() -> None:
 
     outcome = run(
         Executor(SCHEMA, invoke).execute(
-            '{ product(id: "p-404") { id } }', None, None, API_KEY_CALLER
+            '{ product(id: "p-404") { id } }', None, None, PUBLIC_CALLER
         )
     )
 
@@ -133,9 +145,7 @@ def test_an_unexpected_failure_is_reported_without_its_details() -> None:
     invoke = FakeLambda(RuntimeError("secret /work/path"))
 
     outcome = run(
-        Executor(SCHEMA, invoke).execute(
-            '{ product(id: "p-1") { id } }', None, None, API_KEY_CALLER
-        )
+        Executor(SCHEMA, invoke).execute('{ product(id: "p-1") { id } }', None, None, PUBLIC_CALLER)
     )
 
     assert outcome.response["data"] == {"product": None}
@@ -155,7 +165,7 @@ def test_a_syntax_error_is_a_located_validation_error_and_invokes_nothing() -> N
     """
     invoke = FakeLambda()
 
-    outcome = run(Executor(SCHEMA, invoke).execute("{ product(id: ", None, None, API_KEY_CALLER))
+    outcome = run(Executor(SCHEMA, invoke).execute("{ product(id: ", None, None, PUBLIC_CALLER))
 
     assert outcome.response["data"] is None
     error = outcome.response["errors"][0]
@@ -174,7 +184,7 @@ def test_an_unknown_field_is_a_validation_error_and_invokes_nothing() -> None:
 
     outcome = run(
         Executor(SCHEMA, invoke).execute(
-            '{ product(id: "p-1") { colour } }', None, None, API_KEY_CALLER
+            '{ product(id: "p-1") { colour } }', None, None, PUBLIC_CALLER
         )
     )
 
@@ -196,15 +206,15 @@ PUBLISH = """
 """
 
 
-def test_an_api_key_caller_may_not_publish() -> None:
+def test_a_public_caller_may_not_publish() -> None:
     """
     GIVEN publishProductChanged, allowed for @aws_iam only
-    WHEN an API-key caller sends it
+    WHEN a caller with the public client token sends it
     THEN it is Unauthorized, the Lambda is not called, and nothing is published
     """
     invoke = FakeLambda()
 
-    outcome = run(Executor(SCHEMA, invoke).execute(PUBLISH, None, None, API_KEY_CALLER))
+    outcome = run(Executor(SCHEMA, invoke).execute(PUBLISH, None, None, PUBLIC_CALLER))
 
     assert outcome.response["data"] == {"publishProductChanged": None}
     [error] = outcome.response["errors"]
@@ -248,7 +258,7 @@ def test_a_subscription_sent_to_execute_is_refused(query: str) -> None:
     """
     invoke = FakeLambda()
 
-    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER))
+    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, PUBLIC_CALLER))
 
     assert outcome.response["data"] is None
     [error] = outcome.response["errors"]
@@ -266,7 +276,7 @@ def test_each_root_field_is_its_own_invocation() -> None:
     invoke = FakeLambda(BALL, {**BALL, "id": "p-2", "name": "Kite"})
     query = '{ a: product(id: "p-1") { name } b: product(id: "p-2") { name } }'
 
-    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER))
+    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, PUBLIC_CALLER))
 
     assert outcome.response == {"data": {"a": {"name": "Ball"}, "b": {"name": "Kite"}}}
     assert [event["arguments"] for event in invoke.events] == [{"id": "p-1"}, {"id": "p-2"}]
@@ -282,7 +292,7 @@ def test_one_failing_field_leaves_the_others_answered() -> None:
     invoke = FakeLambda(NotFound("Product p-9 does not exist."), {"name": "region"})
     query = '{ product(id: "p-9") { id } region { name } }'
 
-    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER))
+    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, PUBLIC_CALLER))
 
     assert outcome.response["data"] == {"product": None, "region": {"name": "region"}}
     assert [(e["errorType"], e["path"]) for e in outcome.response["errors"]] == [
@@ -308,7 +318,7 @@ def test_bad_variable_values_are_a_validation_error(
     """
     invoke = FakeLambda()
 
-    outcome = run(Executor(SCHEMA, invoke).execute(query, variables, None, API_KEY_CALLER))
+    outcome = run(Executor(SCHEMA, invoke).execute(query, variables, None, PUBLIC_CALLER))
 
     assert outcome.response["data"] is None
     [error] = outcome.response["errors"]
@@ -348,7 +358,7 @@ def test_the_fields_of_a_request_share_one_read_your_writes_deadline() -> None:
         '{ a: product(id: "p-1") { id } b: product(id: "p-2") { id } c: product(id: "p-3") { id } }'
     )
 
-    run(executor.execute(query, None, None, API_KEY_CALLER))
+    run(executor.execute(query, None, None, PUBLIC_CALLER))
 
     assert [event["stash"]["waitMsLeft"] for event in events] == [1000, 700, 400]
 
@@ -374,7 +384,7 @@ def test_the_root_fields_of_a_query_run_at_once() -> None:
         '{ a: product(id: "p-1") { id } b: product(id: "p-2") { id } c: product(id: "p-3") { id } }'
     )
 
-    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, API_KEY_CALLER))
+    outcome = run(Executor(SCHEMA, invoke).execute(query, None, None, PUBLIC_CALLER))
 
     assert outcome.response == {
         "data": {"a": {"id": "p-1"}, "b": {"id": "p-2"}, "c": {"id": "p-3"}}
@@ -417,3 +427,47 @@ def test_a_cancelled_request_starts_no_more_invocations() -> None:
     run(go_away())
 
     assert (started, cancelled) == (["adjustStock"], ["adjustStock"])
+
+
+def test_a_field_the_authorizer_denied_is_refused_before_its_resolver_runs() -> None:
+    """
+    GIVEN a caller whose Lambda authorizer answered deniedFields ["Query.product"]
+    WHEN it asks for product and region
+    THEN product is null with Unauthorized and its resolver never ran; region, not
+    denied, is answered
+    """
+    invoke = FakeLambda({"name": "us-east-1"})
+    denied = Caller(AWS_LAMBDA, PUBLIC_IDENTITY, denied_fields=frozenset({"Query.product"}))
+
+    outcome = run(
+        Executor(SCHEMA, invoke).execute(
+            '{ product(id: "p-1") { id } region { name } }', None, None, denied
+        )
+    )
+
+    assert outcome.response["data"] == {"product": None, "region": {"name": "us-east-1"}}
+    [error] = outcome.response["errors"]
+    assert (error["errorType"], error["path"]) == ("Unauthorized", ["product"])
+    assert [event["info"]["fieldName"] for event in invoke.events] == ["region"]
+
+
+def test_a_nested_field_the_authorizer_denied_is_null_whatever_the_resolver_said() -> None:
+    """
+    GIVEN a caller denied Product.stock by its authorizer
+    WHEN the resolver answers a product with its stock
+    THEN stock is refused with an Unauthorized error at its path, and, stock being
+    non-null, the product holding it is null (GraphQL's null propagation): the value
+    never reaches the caller
+    """
+    invoke = FakeLambda(BALL)
+    denied = Caller(AWS_LAMBDA, PUBLIC_IDENTITY, denied_fields=frozenset({"Product.stock"}))
+
+    outcome = run(
+        Executor(SCHEMA, invoke).execute(
+            '{ product(id: "p-1") { name stock } }', None, None, denied
+        )
+    )
+
+    assert outcome.response["data"] == {"product": None}
+    [error] = outcome.response["errors"]
+    assert (error["errorType"], error["path"]) == ("Unauthorized", ["product", "stock"])

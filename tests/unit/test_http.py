@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from emulator.appsync.auth import API_KEY, Caller, LocalCredentials
+from emulator.appsync.auth import AWS_LAMBDA, Caller, LocalCredentials
 from emulator.appsync.executor import Outcome
 from emulator.appsync.http import MAX_BODY_BYTES, build_app
+from emulator.appsync.lambda_auth import Operation
 from emulator.appsync.limits import Limits
 
 CHUNK = 64 * 1024
@@ -38,11 +39,14 @@ class FakeRegion:
     def __init__(self) -> None:
         self.authenticated: list[dict[str, str]] = []
 
-    def authenticate(
-        self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
+    async def authenticate(
+        self,
+        headers: dict[str, str],
+        request: tuple[str, str, bytes] | None = None,
+        operation: Operation | None = None,
     ) -> Caller | None:
         self.authenticated.append(headers)
-        return Caller(API_KEY, None, headers, credential="key")
+        return Caller(AWS_LAMBDA, {"resolverContext": {}}, headers, credential="token")
 
     async def execute(
         self,
@@ -184,7 +188,10 @@ def test_a_body_within_the_limit_is_read_whole_and_answered(
             return {"type": "http.request", "body": request, "more_body": False}
 
     status, body = post(
-        loop, region, Small(len(request)), {"content-length": str(len(request)), "x-api-key": "k"}
+        loop,
+        region,
+        Small(len(request)),
+        {"content-length": str(len(request)), "authorization": "token"},
     )
 
     assert (status, body) == (200, {"data": {"region": {"name": "us-east-1"}}})
@@ -222,7 +229,7 @@ def test_a_client_that_leaves_stops_its_request(loop: asyncio.AbstractEventLoop)
 
     async def leave() -> None:
         region = Endless()
-        headers = {"content-length": str(len(request)), "x-api-key": "k"}
+        headers = {"content-length": str(len(request)), "authorization": "token"}
         task = asyncio.ensure_future(_asgi(region, Leaving(0), headers))
         await asyncio.wait_for(cancelled.wait(), 2.0)
         await asyncio.wait_for(task, 2.0)

@@ -69,8 +69,8 @@ def test_authenticate_turns_a_token_into_appsyncs_cognito_identity(issuer: Local
     shape AppSync gives a Lambda; a bad token proves nobody."""
     token = issuer.mint("c-1", ["customers"])
     for header in (token, f"Bearer {token}"):
-        caller = authenticate(
-            LocalCredentials(), "eu-west-1", {"authorization": header}, None, issuer
+        caller = asyncio.run(
+            authenticate(LocalCredentials(), "eu-west-1", {"authorization": header}, None, issuer)
         )
         assert caller is not None and caller.mode == COGNITO
         identity = caller.identity or {}
@@ -80,10 +80,10 @@ def test_authenticate_turns_a_token_into_appsyncs_cognito_identity(issuer: Local
             ISSUER,
         )
         assert identity["claims"]["token_use"] == "id"
-    assert (
-        authenticate(LocalCredentials(), "eu-west-1", {"authorization": "x.y.z"}, None, issuer)
-        is None
+    refused = authenticate(
+        LocalCredentials(), "eu-west-1", {"authorization": "x.y.z"}, None, issuer
     )
+    assert asyncio.run(refused) is None
 
 
 def test_group_directives_are_enforced(issuer: LocalIssuer) -> None:
@@ -99,7 +99,7 @@ def test_group_directives_are_enforced(issuer: LocalIssuer) -> None:
 
     def as_user(groups: list[str]) -> dict[str, Any]:
         headers = {"authorization": issuer.mint("u-1", groups)}
-        caller = authenticate(LocalCredentials(), "eu-west-1", headers, None, issuer)
+        caller = asyncio.run(authenticate(LocalCredentials(), "eu-west-1", headers, None, issuer))
         assert caller is not None
         return asyncio.run(executor.execute(query, None, None, caller)).response
 

@@ -35,7 +35,7 @@ def test_the_executor_answers_limit_exceeded_without_invoking_anything() -> None
     invoked: list[dict[str, Any]] = []
     executor = Executor(load_schema(), invoked.append, Limits(max_depth=2))
 
-    outcome = asyncio.run(executor.execute(DEEP, None, None, Caller("API_KEY")))
+    outcome = asyncio.run(executor.execute(DEEP, None, None, Caller("AWS_LAMBDA")))
 
     assert outcome.response["data"] is None
     assert outcome.response["errors"][0]["errorType"] == "LimitExceeded"
@@ -47,7 +47,7 @@ def test_an_oversized_document_is_refused_before_parsing() -> None:
     executor = Executor(load_schema(), lambda event: None, Limits())
     huge = "{ region { name } }" + " " * 200_000
 
-    outcome = asyncio.run(executor.execute(huge, None, None, Caller("API_KEY")))
+    outcome = asyncio.run(executor.execute(huge, None, None, Caller("AWS_LAMBDA")))
 
     assert outcome.response["errors"][0]["errorType"] == "LimitExceeded"
     assert "100000" in outcome.response["errors"][0]["message"]
@@ -112,7 +112,7 @@ def test_2500_aliases_are_refused_before_validation_and_before_any_resolver(
     query = "{ " + aliases(2_500) + " }"
     assert len(query) < Limits().max_document_chars
 
-    outcome = asyncio.run(executor.execute(query, None, None, Caller("API_KEY")))
+    outcome = asyncio.run(executor.execute(query, None, None, Caller("AWS_LAMBDA")))
 
     assert outcome.response["data"] is None
     [error] = outcome.response["errors"]
@@ -157,7 +157,7 @@ def test_a_fragment_cycle_is_left_to_validation_not_a_crash() -> None:
 
 def test_a_request_costs_its_resolver_count_from_the_rate_bucket() -> None:
     """
-    GIVEN a rate limit of 10 resolvers per second for one API key
+    GIVEN a rate limit of 10 resolvers per second for one client token
     WHEN it sends a query of 8 fields, then one of 5 at the same instant
     THEN the first is answered and the second is refused with HTTP 429 LimitExceeded
          before any resolver runs (the bucket holds only 2)
@@ -168,7 +168,7 @@ def test_a_request_costs_its_resolver_count_from_the_rate_bucket() -> None:
         lambda event: invoked.append(event) or {"name": "r"},
         Limits(rate_per_second=10),
     )
-    caller = Caller("API_KEY", credential="key-a")
+    caller = Caller("AWS_LAMBDA", credential="token-a")
 
     first = asyncio.run(
         executor.execute("{ " + aliases(8, "region { name }") + " }", None, None, caller)

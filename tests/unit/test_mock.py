@@ -11,7 +11,7 @@ import pytest
 from graphql import GraphQLObjectType, GraphQLScalarType, GraphQLSchema
 
 from cli.schema_gate import load_schema_text
-from emulator.appsync.auth import API_KEY, COGNITO, Caller
+from emulator.appsync.auth import AWS_LAMBDA, COGNITO, Caller
 from emulator.appsync.executor import Executor, load_schema
 from emulator.appsync.subscriptions import Subscriptions
 from emulator.mock.data import CURRENCIES, MockData
@@ -19,12 +19,12 @@ from emulator.mock.stand_in import ALL, MISSING, MockLambda, UnknownSubscription
 from schema import export
 
 STAFF = Caller(COGNITO, {"sub": "staff-1", "groups": ["staff"]})
-PUBLIC = Caller(API_KEY, None, {"x-api-key": "k"})
+PUBLIC = Caller(AWS_LAMBDA, {"resolverContext": {}}, {"authorization": "token"})
 # What a front-end team adds before the back end has it: a new field and a new query.
 NEXT_SCHEMA = export.SCHEMA_FILE.read_text() + (
     '\nextend type Product {\n  """Average review, 1 to 5."""\n  rating: Float\n}\n'
     'extend type Query {\n  """Products to show beside one."""\n'
-    "  recommendations(productId: ID!, first: Int): [Product!]! @aws_api_key\n}\n"
+    "  recommendations(productId: ID!, first: Int): [Product!]! @aws_lambda\n}\n"
 )
 REAL_PRODUCT = {
     "id": "p-1",
@@ -154,7 +154,7 @@ def test_a_mocked_order_adds_up() -> None:
 
 
 def test_auth_still_applies_in_mock_mode() -> None:
-    """GIVEN --mock all WHEN the API key asks for a customer, or a customer ships an
+    """GIVEN --mock all WHEN the public token asks for a customer, or a customer ships an
     order THEN both get Unauthorized, as on AppSync: mock data is no way around auth."""
     fake = FakeLambda()
     ex = executor(load_schema(), ALL, fake)

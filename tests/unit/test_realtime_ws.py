@@ -16,15 +16,21 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
-from emulator.appsync.auth import API_KEY, Caller, LocalCredentials, authenticate
+from emulator.appsync.auth import Caller, LocalCredentials, authenticate
 from emulator.appsync.executor import load_schema, subscribed_mutations
+from emulator.appsync.lambda_auth import Operation
 from emulator.appsync.realtime_ws import AppSyncRealtimeSession
 from emulator.appsync.subscriptions import Subscriptions
 from emulator.region import RegionRuntime
 from tests.unit.fake_sockets import AsgiReceive
+from tests.unit.fakes import (
+    PUBLIC_TOKEN,
+    WRONG_TOKEN,
+    FakeAuthorizerFunction,
+    lambda_authorizer,
+)
 
 SCHEMA = load_schema()
-KEY = "da2-realtime-unit-key"
 PROTOCOL = "graphql-ws"
 TOYS = 'subscription { onProductChanged(category: "toys") { id name stock } }'
 BALL = {"id": "p-1", "name": "Ball", "category": "toys", "stock": 10, "version": 3}
@@ -43,7 +49,7 @@ class FakeWebSocket(AsgiReceive):
     """
 
     script: list[Step]
-    headers: dict[str, str] = field(default_factory=lambda: {"x-api-key": KEY})
+    headers: dict[str, str] = field(default_factory=lambda: {"authorization": PUBLIC_TOKEN})
     query_params: dict[str, str] = field(default_factory=dict)
     subprotocols: list[str] = field(default_factory=lambda: [PROTOCOL])
     accepted: list[str | None] = field(default_factory=list)
@@ -73,20 +79,29 @@ class FakeWebSocket(AsgiReceive):
 
 
 class FakeRegion:
-    """The parts of a region a session uses: the API-key check and real subscriptions."""
+    """The parts of a region a session uses: its auth modes (the client token through an
+    authorizer, SigV4 with the local pair) and real subscriptions."""
+
+    credentials = LocalCredentials()
 
     def __init__(self) -> None:
         self.subscriptions = Subscriptions(SCHEMA, subscribed_mutations(SCHEMA))
         self.registered: list[int] = []
+        self.authorizer = lambda_authorizer()
 
     async def count(self, socket: FakeWebSocket) -> None:
         """A script step: note how many subscriptions the region holds right now."""
         self.registered.append(len(self.subscriptions))
 
-    def authenticate(
-        self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
+    async def authenticate(
+        self,
+        headers: dict[str, str],
+        request: tuple[str, str, bytes] | None = None,
+        operation: Operation | None = None,
     ) -> Caller | None:
-        return Caller(API_KEY, None, headers) if headers.get("x-api-key") == KEY else None
+        return await authenticate(
+            self.credentials, "us-east-1", headers, request, None, self.authorizer, operation
+        )
 
 
 @dataclass
@@ -118,7 +133,7 @@ def play(
     **connection: Any,
 ) -> FakeWebSocket:
     """Play a script through a session; ``connection`` overrides the socket's headers,
-    query_params or subprotocols (by default: the API key in the upgrade headers)."""
+    query_params or subprotocols (by default: the client token in the upgrade headers)."""
     socket = client(list(script), **connection)
     session = AppSyncRealtimeSession(
         cast(WebSocket, socket), cast(RegionRuntime, region or FakeRegion())
@@ -155,21 +170,26 @@ def errors_of(sent: dict[str, Any]) -> list[str]:
     return [error["errorType"] for error in sent["payload"]["errors"]]
 
 
-HEADER_PROTOCOL = "header-" + encoded({"x-api-key": KEY, "host": "a~~~"}, url_safe=True)
+HEADER_PROTOCOL = "header-" + encoded(
+    {"authorization": PUBLIC_TOKEN, "host": "a~~~"}, url_safe=True
+)
 
 
 @pytest.mark.parametrize(
     "connection",
     [
-        {"headers": {}, "query_params": {"header": encoded({"x-api-key": KEY, "host": "a~~~"})}},
+        {
+            "headers": {},
+            "query_params": {"header": encoded({"authorization": PUBLIC_TOKEN, "host": "a~~~"})},
+        },
         {"headers": {}, "subprotocols": [PROTOCOL, HEADER_PROTOCOL]},
-        {"headers": {"X-Api-Key": KEY}},
+        {"headers": {"Authorization": PUBLIC_TOKEN}},
     ],
     ids=["header-query-param", "header-subprotocol", "upgrade-header"],
 )
-def test_each_way_of_sending_the_api_key_is_acknowledged(connection: dict[str, Any]) -> None:
+def test_each_way_of_sending_the_client_token_is_acknowledged(connection: dict[str, Any]) -> None:
     """
-    GIVEN the API key in header= (base64), a header- subprotocol (base64url, unpadded)
+    GIVEN the client token in header= (base64), a header- subprotocol (base64url, unpadded)
           or a plain upgrade header
     WHEN the client sends connection_init
     THEN the session accepts exactly graphql-ws (never the header- entry) and answers
@@ -187,19 +207,19 @@ def test_each_way_of_sending_the_api_key_is_acknowledged(connection: dict[str, A
 @pytest.mark.parametrize(
     ("header", "error_type"),
     [
-        (encoded({"x-api-key": "da2-wrong"}), "UnauthorizedException"),
+        (encoded({"authorization": WRONG_TOKEN}), "UnauthorizedException"),
         ("%%% not base64 %%%", "BadRequestException"),
         (base64.b64encode(b"not json").decode(), "BadRequestException"),
-        (encoded(["x-api-key", KEY]), "BadRequestException"),
+        (encoded(["authorization", PUBLIC_TOKEN]), "BadRequestException"),
         (base64.b64encode(b"[" * 2000 + b"]" * 2000).decode(), "BadRequestException"),
     ],
-    ids=["wrong-key", "not-base64", "not-json", "json-array", "json-nested-too-deep"],
+    ids=["wrong-token", "not-base64", "not-json", "json-array", "json-nested-too-deep"],
 )
 def test_bad_connection_headers_get_a_connection_error_and_a_close(
     header: str, error_type: str
 ) -> None:
     """
-    GIVEN a header= query parameter with a wrong key, or that is not base64 JSON object
+    GIVEN a header= query parameter with a wrong token, or that is not base64 JSON object
     WHEN the client sends connection_init, then tries to subscribe
     THEN it gets one connection_error of the matching errorType, the socket is closed,
          and nothing is registered
@@ -264,14 +284,14 @@ def test_a_subscription_hears_its_changes_until_stopped_or_the_client_leaves() -
             "MalformedMessage",
             0,
         ),
-        ([start("bad", authorization={"x-api-key": "da2-wrong"})], "UnauthorizedException", 0),
+        ([start("bad", authorization={"authorization": WRONG_TOKEN})], "UnauthorizedException", 0),
     ],
     ids=[
         "reused-id",
         "invalid-query",
         "data-not-json",
         "data-nested-too-deep",
-        "wrong-key-in-extensions",
+        "wrong-token-in-extensions",
     ],
 )
 def test_a_bad_start_gets_an_error_under_its_id(
@@ -279,7 +299,7 @@ def test_a_bad_start_gets_an_error_under_its_id(
 ) -> None:
     """
     GIVEN an acknowledged client
-    WHEN it starts "bad" twice, or with an invalid query, non-JSON data, or a wrong key in
+    WHEN it starts "bad" twice, or with an invalid query, non-JSON data, or a wrong token in
          extensions.authorization
     THEN it gets an error for "bad" with the matching errorType, and the bad start
          registered nothing
@@ -392,19 +412,6 @@ def test_a_frame_that_is_not_json_text_is_a_malformed_message(frame: str | bytes
     assert errors_of(socket.sent[2]) == ["UnsupportedOperation"]
 
 
-class SigningRegion(FakeRegion):
-    """A region that checks credentials as ``gateway dev`` does, SigV4 included."""
-
-    credentials = LocalCredentials()
-
-    def authenticate(
-        self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
-    ) -> Caller | None:
-        if "x-api-key" in headers:
-            return super().authenticate(headers, request)
-        return authenticate(self.credentials, "us-east-1", headers, request)
-
-
 def iam_authorization(data: str, content_hash: str) -> dict[str, str]:
     """What an IAM client puts in a start's extensions.authorization: a POST to /graphql
     with ``data`` as its body, signed with ``x-amz-content-sha256: content_hash``."""
@@ -415,7 +422,7 @@ def iam_authorization(data: str, content_hash: str) -> dict[str, str]:
         data=data.encode(),
         headers={"content-type": "application/json", "X-Amz-Content-SHA256": content_hash},
     )
-    SigV4Auth(SigningRegion.credentials.botocore(), "appsync", "us-east-1").add_auth(request)
+    SigV4Auth(FakeRegion.credentials.botocore(), "appsync", "us-east-1").add_auth(request)
     return {**{name.lower(): value for name, value in request.headers.items()}, "host": host}
 
 
@@ -436,7 +443,7 @@ def test_a_starts_iam_signature_does_not_carry_over_to_another_subscription(
     WHEN another start reuses it for another subscription (every product)
     THEN that start gets UnauthorizedException under its id, and registers nothing
     """
-    region = SigningRegion()
+    region = FakeRegion()
     authorization = iam_authorization(json.dumps({"query": TOYS, "variables": {}}), content_hash)
     everything = "subscription { onProductChanged { id name stock } }"
 
@@ -445,3 +452,27 @@ def test_a_starts_iam_signature_does_not_carry_over_to_another_subscription(
     assert (socket.sent[-1]["type"], socket.sent[-1].get("id")) == ("error", "b")
     assert errors_of(socket.sent[-1]) == ["UnauthorizedException"]
     assert region.registered == [0]
+
+
+def test_the_authorizer_hears_the_connection_and_each_start_with_its_own_query() -> None:
+    """
+    GIVEN an authorizer whose answers are not kept (ttlOverride 0)
+    WHEN a client connects with the client token in header=, then starts a subscription
+         with the token in extensions.authorization
+    THEN the authorizer was asked twice, as AppSync asks it: for the connection with no
+         query, and for the start with the start's own query; the start is acknowledged
+    """
+    function = FakeAuthorizerFunction(ttlOverride=0)
+    region = FakeRegion()
+    region.authorizer = lambda_authorizer(function)
+    connection = {"authorization": PUBLIC_TOKEN, "host": "a~~~"}
+
+    socket = play(
+        [init(), start("s1", TOYS, connection)],
+        region,
+        headers={},
+        query_params={"header": encoded(connection)},
+    )
+
+    assert [event["requestContext"]["queryString"] for event in function.events] == ["", TOYS]
+    assert socket.sent[-1] == {"type": "start_ack", "id": "s1"}

@@ -107,7 +107,7 @@ def test_a_bad_literal_in_an_operation_is_a_validation_error_and_invokes_nothing
     executor = Executor(load_schema(), invoked.append)
     query = 'mutation { registerCustomer(input: {email: "nope", name: "Ana"}) { id } }'
 
-    outcome = asyncio.run(executor.execute(query, None, None, Caller("API_KEY")))
+    outcome = asyncio.run(executor.execute(query, None, None, Caller("AWS_LAMBDA")))
 
     error = outcome.response["errors"][0]
     assert (error["errorType"], "AWSEmail" in error["message"]) == ("ValidationError", True)

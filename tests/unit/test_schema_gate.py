@@ -268,22 +268,38 @@ def test_release_with_nothing_changed_is_refused(project: Project) -> None:
 
 
 def test_taking_an_auth_mode_off_a_field_is_breaking() -> None:
-    """GIVEN Query.region without @aws_api_key THEN public front ends lose it: breaking,
+    """GIVEN Query.region without @aws_lambda THEN public front ends lose it: breaking,
     although graphql-core sees no change in the types."""
     narrowed = _edit(
         RELEASED,
-        "region: RegionInfo! @aws_api_key @aws_cognito_user_pools",
+        "region: RegionInfo! @aws_lambda @aws_cognito_user_pools",
         'region: RegionInfo! @aws_cognito_user_pools(cognito_groups: ["staff"])',
     )
     changes = compare(load_schema_text(RELEASED, "a"), load_schema_text(narrowed, "b"))
 
     assert [(change.coordinate, change.description) for change in changes] == [
-        ("Query.region", "Query.region no longer allows API_KEY callers."),
+        ("Query.region", "Query.region no longer allows AWS_LAMBDA callers."),
         (
             "Query.region",
             "Query.region no longer allows AMAZON_COGNITO_USER_POOLS callers outside "
             "the groups staff.",
         ),
+    ]
+
+
+def test_trading_the_api_key_for_the_client_token_is_breaking() -> None:
+    """GIVEN a released field open to @aws_api_key that now takes @aws_lambda instead
+    THEN clients holding the API key lose it: breaking, so the changelog must say how
+    to move to the client token."""
+    released = _edit(
+        RELEASED,
+        "region: RegionInfo! @aws_lambda @aws_cognito_user_pools",
+        "region: RegionInfo! @aws_api_key @aws_cognito_user_pools",
+    )
+    changes = compare(load_schema_text(released, "a"), load_schema_text(RELEASED, "b"))
+
+    assert [(change.coordinate, change.description) for change in changes] == [
+        ("Query.region", "Query.region no longer allows API_KEY callers."),
     ]
 
 

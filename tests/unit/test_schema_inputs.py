@@ -87,7 +87,7 @@ def test_a_redeclared_appsync_scalar_says_to_leave_it_out(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("baseline", "message"),
     [
-        (RELEASED.replace("type Product @aws_api_key", "type Product @@aws_api_key"), "Syntax"),
+        (RELEASED.replace("type Product @aws_lambda", "type Product @@aws_lambda"), "Syntax"),
         (b"schema {\n  query: Query\n}\n\xff\xfe", "4:1: not UTF-8 text (byte 0xff)"),
         (RELEASED.replace("  region: RegionInfo!", "  region: Regions!"), "Unknown type"),
     ],

@@ -11,8 +11,9 @@ from typing import Any, cast
 import pytest
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from emulator.appsync.auth import API_KEY, Caller
+from emulator.appsync.auth import AWS_LAMBDA, Caller
 from emulator.appsync.executor import load_schema, subscribed_mutations
+from emulator.appsync.lambda_auth import Operation
 from emulator.appsync.limits import Limits
 from emulator.appsync.realtime_ws import PROTOCOL as APPSYNC_REALTIME
 from emulator.appsync.realtime_ws import AppSyncRealtimeSession
@@ -24,14 +25,14 @@ from emulator.region import RegionRuntime
 from tests.unit.fake_sockets import AsgiReceive
 
 SCHEMA = load_schema()
-KEY = "da2-socket-limits-key"
+KEY = "SocketLimitsClientToken00000000000000001"
 SESSIONS: dict[str, type[SocketSession]] = {
     APPSYNC_REALTIME: AppSyncRealtimeSession,
     TRANSPORT_WS: TransportWsSession,
 }
 INIT = {
     APPSYNC_REALTIME: {"type": "connection_init"},
-    TRANSPORT_WS: {"type": "connection_init", "payload": {"x-api-key": KEY}},
+    TRANSPORT_WS: {"type": "connection_init", "payload": {"Authorization": KEY}},
 }
 ACK = {APPSYNC_REALTIME: "connection_ack", TRANSPORT_WS: "connection_ack"}
 WAIT_S = 3.0
@@ -42,7 +43,7 @@ class Client(AsgiReceive):
 
     def __init__(self, protocol: str, frames: list[dict[str, Any]], address: str) -> None:
         self.scope: dict[str, Any] = {"subprotocols": [protocol], "client": (address, 50000)}
-        self.headers = {"x-api-key": KEY}
+        self.headers = {"authorization": KEY}
         self.query_params: dict[str, str] = {}
         self.sent: list[dict[str, Any]] = []
         self.closed: list[tuple[int, str]] = []
@@ -79,11 +80,14 @@ class Region:
     def __init__(self, limits: Limits) -> None:
         self.subscriptions = Subscriptions(SCHEMA, subscribed_mutations(SCHEMA), limits)
 
-    def authenticate(
-        self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
+    async def authenticate(
+        self,
+        headers: dict[str, str],
+        request: tuple[str, str, bytes] | None = None,
+        operation: Operation | None = None,
     ) -> Caller | None:
-        key = headers.get("x-api-key")
-        return Caller(API_KEY, None, headers, credential=key) if key == KEY else None
+        token = headers.get("authorization")
+        return Caller(AWS_LAMBDA, {}, headers, credential=token) if token == KEY else None
 
 
 def session(protocol: str, client: Client, region: Region) -> SocketSession:
@@ -119,7 +123,7 @@ def test_a_socket_that_never_sends_connection_init_is_closed_and_never_counted(
 @pytest.mark.parametrize("protocol", SESSIONS)
 def test_the_socket_over_the_cap_of_one_key_is_refused_with_a_reason(protocol: str) -> None:
     """
-    GIVEN a cap of 2 sockets per API key
+    GIVEN a cap of 2 sockets per key (here, a client token)
     WHEN three clients with that key open sockets and send connection_init
     THEN two are acknowledged and counted as subscribers, and the third is closed with
          1008 and a reason naming the limit, never acknowledged

@@ -68,3 +68,43 @@ def test_a_control_item_on_the_stream_is_skipped() -> None:
     assert published == expected_published
     assert len(published) == 3
     assert not any(pk == "CONTROL" for pk, _ in table.items)
+
+
+def _as_modify(record: dict[str, Any], sequence: str) -> dict[str, Any]:
+    """``record`` delivered again as a MODIFY: its event key written over by a later
+    write, as a global table replicates the same key written in two regions."""
+    modified = copy.deepcopy(record)
+    modified["eventName"] = "MODIFY"
+    modified["dynamodb"]["SequenceNumber"] = sequence
+    return modified
+
+
+def test_an_event_item_that_arrives_as_a_modify_is_projected() -> None:
+    """GIVEN a product's three events, the last arriving as a MODIFY (after a forced
+    failover, its key was written in the old primary too, and the later write replicated
+    over the earlier) WHEN the stream handler applies the batch THEN the views and
+    publishes are those of three inserts: the change is not lost."""
+    events_only: list[dict[str, Any]] = load_fixture("events/stream_batch.json")["Records"]
+    late = [*events_only[:2], _as_modify(events_only[2], "95")]
+
+    answer, table, published = _project(late)
+    _, expected_table, expected_published = _project(events_only)
+
+    assert answer == {"batchItemFailures": []}
+    assert _views(table) == _views(expected_table)
+    assert published == expected_published
+
+
+def test_a_modify_repeating_an_applied_event_changes_no_view() -> None:
+    """GIVEN a product's three events, then the third again as a MODIFY WHEN applied THEN
+    the views are those of the three events (each version is applied once), and
+    subscribers hear the third version again, unchanged: at least once, as for any
+    redelivered record."""
+    events_only: list[dict[str, Any]] = load_fixture("events/stream_batch.json")["Records"]
+
+    answer, table, published = _project([*events_only, _as_modify(events_only[2], "96")])
+    _, expected_table, expected_published = _project(events_only)
+
+    assert answer == {"batchItemFailures": []}
+    assert _views(table) == _views(expected_table)
+    assert published == [*expected_published, expected_published[-1]]

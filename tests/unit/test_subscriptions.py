@@ -10,13 +10,13 @@ import pytest
 from graphql import GraphQLError
 
 from domain.errors import LimitExceeded, Unauthorized, ValidationError
-from emulator.appsync.auth import API_KEY, AWS_IAM, Caller
+from emulator.appsync.auth import AWS_IAM, AWS_LAMBDA, Caller
 from emulator.appsync.executor import load_schema, subscribed_mutations
 from emulator.appsync.limits import Limits
 from emulator.appsync.subscriptions import Subscriptions
 
 SCHEMA = load_schema()
-API_KEY_CALLER = Caller(API_KEY)
+PUBLIC_CALLER = Caller(AWS_LAMBDA, {"resolverContext": {}})
 ON_ANY_PRODUCT = "subscription { onProductChanged { id name category } }"
 
 
@@ -76,7 +76,7 @@ def publish_all(
 
 def subscribe(subs: Subscriptions, query: str, variables: dict[str, Any] | None = None) -> Inbox:
     inbox = Inbox()
-    asyncio.run(subs.subscribe(query, variables, None, API_KEY_CALLER, inbox))
+    asyncio.run(subs.subscribe(query, variables, None, PUBLIC_CALLER, inbox))
     return inbox
 
 
@@ -205,7 +205,7 @@ def test_unsubscribing_stops_delivery(loop: asyncio.AbstractEventLoop) -> None:
     """
     subs = subscriptions()
     inbox = Inbox()
-    subscription = asyncio.run(subs.subscribe(ON_ANY_PRODUCT, None, None, API_KEY_CALLER, inbox))
+    subscription = asyncio.run(subs.subscribe(ON_ANY_PRODUCT, None, None, PUBLIC_CALLER, inbox))
     assert len(subs) == 1
 
     subs.unsubscribe(subscription)
@@ -246,7 +246,7 @@ def test_a_subscriber_whose_send_fails_does_not_stop_the_others(
     async def broken(message: dict[str, Any]) -> None:
         raise ConnectionResetError("client went away")
 
-    asyncio.run(subs.subscribe(ON_ANY_PRODUCT, None, None, API_KEY_CALLER, broken))
+    asyncio.run(subs.subscribe(ON_ANY_PRODUCT, None, None, PUBLIC_CALLER, broken))
     inbox = subscribe(subs, ON_ANY_PRODUCT)
 
     reached = publish_all(loop, subs, product())
@@ -280,7 +280,7 @@ def test_an_invalid_subscription_is_refused_with_a_graphql_error(
     subs = subscriptions()
 
     with pytest.raises(GraphQLError):
-        asyncio.run(subs.subscribe(query, variables, None, API_KEY_CALLER, Inbox()))
+        asyncio.run(subs.subscribe(query, variables, None, PUBLIC_CALLER, Inbox()))
 
     assert len(subs) == 0
 
@@ -295,15 +295,15 @@ def test_a_query_is_not_a_subscription() -> None:
 
     with pytest.raises(ValidationError):
         asyncio.run(
-            subs.subscribe('{ product(id: "p-1") { id } }', None, None, API_KEY_CALLER, Inbox())
+            subs.subscribe('{ product(id: "p-1") { id } }', None, None, PUBLIC_CALLER, Inbox())
         )
 
     assert len(subs) == 0
 
 
-def test_an_iam_caller_may_not_subscribe_to_an_api_key_only_field() -> None:
+def test_an_iam_caller_may_not_subscribe_to_a_public_field() -> None:
     """
-    GIVEN onProductChanged, allowed for @aws_api_key only
+    GIVEN onProductChanged, allowed for @aws_lambda (and user pools) only
     WHEN an AWS_IAM caller subscribes to it
     THEN it is Unauthorized and nothing is registered
     """

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from domain.errors import ValidationError
-from resolvers.tokens import TokenSigner
+from resolvers.secret_values import CachedSecret, SecretUnavailable
+from resolvers.tokens import SecretKeys, TokenSigner
+from tests.unit.fakes import FakeSecretsManager, ManualClock, client_error
 
 SECRET = "unit-test-token-secret"
 SCOPE = "products#toys"
@@ -160,3 +162,90 @@ def test_a_correctly_signed_well_formed_payload_is_accepted() -> None:
     THEN its key comes back, so the malformed cases above fail for their shape alone
     """
     assert TokenSigner(SECRET).read(SCOPE, forged({"s": SCOPE, "k": KEY})) == KEY
+
+
+def secret_signer(secrets: FakeSecretsManager, clock: ManualClock) -> TokenSigner:
+    """A signer reading its key from the region's page-token secret, as deployed."""
+    return TokenSigner(SecretKeys(CachedSecret(lambda: secrets, "page-keys", 300.0, clock)))
+
+
+def test_a_token_issued_before_a_rotation_still_pages_after_it() -> None:
+    """
+    GIVEN a token issued with the page-token secret's value
+    WHEN an operator rotates the secret and the cache time passes
+    THEN the token still pages (the previous value is accepted), and new tokens are
+    signed with the new value: a client paging across the rotation never starts over
+    """
+    secrets = FakeSecretsManager("page-keys", "first-key")
+    clock = ManualClock()
+    signer = secret_signer(secrets, clock)
+    before = signer.issue(SCOPE, KEY)
+
+    secrets.rotate("second-key")
+    clock.advance(300)
+    after = signer.issue(SCOPE, KEY)
+
+    assert signer.read(SCOPE, before) == KEY
+    assert after != before
+    assert TokenSigner("second-key").read(SCOPE, after) == KEY
+
+
+def test_regions_reading_the_same_secret_read_each_others_tokens() -> None:
+    """
+    GIVEN two regions, each reading its own replica of the page-token secret
+    WHEN one issues a token and the other reads it
+    THEN it pages there too, whenever each region was deployed
+    """
+    here = secret_signer(FakeSecretsManager("page-keys", "shared-key"), ManualClock())
+    there = secret_signer(FakeSecretsManager("page-keys", "shared-key"), ManualClock())
+
+    assert there.read(SCOPE, here.issue(SCOPE, KEY)) == KEY
+
+
+def test_a_token_two_rotations_old_is_refused() -> None:
+    """
+    GIVEN a token signed with a value rotated out twice since
+    WHEN it is read
+    THEN it is refused as any forged token is
+    """
+    secrets = FakeSecretsManager("page-keys", "first-key")
+    clock = ManualClock()
+    signer = secret_signer(secrets, clock)
+    old = signer.issue(SCOPE, KEY)
+    for value in ("second-key", "third-key"):
+        secrets.rotate(value)
+    clock.advance(300)
+
+    with pytest.raises(ValidationError):
+        signer.read(SCOPE, old)
+
+
+def test_the_key_is_read_on_first_use_not_when_the_signer_is_built() -> None:
+    """
+    GIVEN a signer over the page-token secret
+    WHEN it is built (at a cold start) THEN nothing is read; the first token reads it
+    once, and a listing's second page reads nothing more: the cold start stays lean
+    """
+    secrets = FakeSecretsManager("page-keys", "first-key")
+    signer = secret_signer(secrets, ManualClock())
+    built = secrets.reads
+
+    token = signer.issue(SCOPE, KEY)
+    signer.read(SCOPE, token)
+
+    assert (built, secrets.reads) == (0, 1)
+
+
+def test_a_page_token_key_that_cannot_be_read_is_an_error_not_a_forgery() -> None:
+    """
+    GIVEN the page-token secret cannot be read
+    WHEN a token is read
+    THEN the failure is SecretUnavailable (an internal error to the client), never a
+    ValidationError telling the client its valid token was forged
+    """
+    secrets = FakeSecretsManager("page-keys", "first-key")
+    token = secret_signer(secrets, ManualClock()).issue(SCOPE, KEY)
+    secrets.failure = client_error("AccessDeniedException")
+
+    with pytest.raises(SecretUnavailable):
+        secret_signer(secrets, ManualClock()).read(SCOPE, token)

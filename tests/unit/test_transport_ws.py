@@ -10,15 +10,16 @@ from typing import Any, cast
 import pytest
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from emulator.appsync.auth import API_KEY, AWS_IAM, Caller
+from emulator.appsync.auth import AWS_IAM, AWS_LAMBDA, Caller
 from emulator.appsync.executor import load_schema, subscribed_mutations
+from emulator.appsync.lambda_auth import Operation
 from emulator.appsync.subscriptions import Subscriptions
 from emulator.appsync.transport_ws import PROTOCOL, TransportWsSession
 from emulator.region import RegionRuntime
 from tests.unit.fake_sockets import AsgiReceive
+from tests.unit.fakes import PUBLIC_TOKEN, WRONG_TOKEN
 
 SCHEMA = load_schema()
-KEY = "da2-unit-test-key"
 IAM_TOKEN = "signed-by-the-stream-handler"
 BALL = {"id": "p-1", "name": "Ball", "category": "toys", "stock": 10, "version": 3}
 
@@ -64,11 +65,14 @@ class FakeRegion:
     def __init__(self) -> None:
         self.subscriptions = Subscriptions(SCHEMA, subscribed_mutations(SCHEMA))
 
-    def authenticate(
-        self, headers: dict[str, str], request: tuple[str, str, bytes] | None = None
+    async def authenticate(
+        self,
+        headers: dict[str, str],
+        request: tuple[str, str, bytes] | None = None,
+        operation: Operation | None = None,
     ) -> Caller | None:
-        if headers.get("x-api-key") == KEY:
-            return Caller(API_KEY, None, headers)
+        if headers.get("authorization") == PUBLIC_TOKEN:
+            return Caller(AWS_LAMBDA, {"resolverContext": {}}, headers, credential=PUBLIC_TOKEN)
         if headers.get("authorization") == IAM_TOKEN:
             return Caller(AWS_IAM, {"username": "stream"}, headers)
         return None
@@ -91,7 +95,9 @@ def message(kind: str, **fields: Any) -> str:
 
 
 def init(payload: dict[str, Any] | None = None) -> str:
-    return message("connection_init", payload={"x-api-key": KEY} if payload is None else payload)
+    return message(
+        "connection_init", payload={"Authorization": PUBLIC_TOKEN} if payload is None else payload
+    )
 
 
 def subscribe(operation_id: str, query: str, variables: dict[str, Any] | None = None) -> str:
@@ -113,11 +119,11 @@ def run(
     return socket
 
 
-def test_the_right_api_key_in_connection_init_is_acknowledged(
+def test_the_right_client_token_in_connection_init_is_acknowledged(
     loop: asyncio.AbstractEventLoop,
 ) -> None:
     """
-    GIVEN a client that opens with connection_init carrying the API key
+    GIVEN a client that opens with connection_init carrying the client token
     WHEN the session runs
     THEN it accepts graphql-transport-ws, acknowledges, and closes nothing
     """
@@ -128,13 +134,13 @@ def test_the_right_api_key_in_connection_init_is_acknowledged(
     assert socket.closed == []
 
 
-def test_the_api_key_in_the_upgrade_headers_is_enough(loop: asyncio.AbstractEventLoop) -> None:
+def test_the_client_token_in_the_upgrade_headers_is_enough(loop: asyncio.AbstractEventLoop) -> None:
     """
-    GIVEN the API key in the upgrade request's headers and an empty init payload
+    GIVEN the client token in the upgrade request's headers and an empty init payload
     WHEN the session runs
     THEN it acknowledges
     """
-    socket = run(loop, [init({})], headers={"X-Api-Key": KEY})
+    socket = run(loop, [init({})], headers={"Authorization": PUBLIC_TOKEN})
 
     assert socket.sent == [{"type": "connection_ack"}]
     assert socket.closed == []
@@ -143,7 +149,7 @@ def test_the_api_key_in_the_upgrade_headers_is_enough(loop: asyncio.AbstractEven
 @pytest.mark.parametrize(
     ("script", "code"),
     [
-        ([init({"x-api-key": "da2-wrong"})], 4403),
+        ([init({"Authorization": WRONG_TOKEN})], 4403),
         ([init({})], 4403),
         ([subscribe("1", "subscription { onProductChanged { id } }")], 4401),
         (["this is not json"], 4400),
@@ -313,6 +319,6 @@ def test_a_frame_that_is_not_json_text_closes_with_4400(
 ) -> None:
     """GIVEN an acknowledged client WHEN it sends a binary frame, or JSON nested too deep
     for the parser THEN the session closes with 4400, as for any malformed message."""
-    socket = run(loop, [init({"x-api-key": KEY}), frame])
+    socket = run(loop, [init({"Authorization": PUBLIC_TOKEN}), frame])
 
     assert [code for code, _ in socket.closed] == [4400]

@@ -3,15 +3,16 @@
 Route 53 took a region out of the latency records only when AppSync answered 5XX. But a
 resolver or DynamoDB failure answers HTTP 200 with errors, and a region that answers
 nothing sends no 5XX either: clients kept being sent to a region that could not serve
-a read. So each region reads itself as a client does (the API key, a query that reaches
+a read. So each region reads itself as an anonymous client does (the public client
+token, read from the region's secret as the authorizer reads it; a query that reaches
 the projection table) and counts a success only for HTTP 200 with data and no errors
 (:func:`probe`). The verdict goes out as ``CanarySuccess`` (1 or 0); the region's alarm
 on it, with missing data breaching, feeds its health check
-(:meth:`infra.observability.Alarms.read_canary`). ``gateway dev`` runs the same probe
+(:meth:`infra.observability.Alarms.read_canary`). ``gateway dev`` runs the same canary
 per region and routes its global endpoint by the result.
 
-It lives with the read side because it checks the read path. A Lambda code path: the
-standard library and powertools.
+It lives beside the authorizer, whose token list it reads. A Lambda code path: the
+standard library, boto3 and powertools.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from projections.observability import Observability
-from projections.settings import Settings
+from projections.settings import CLIENT_TOKEN_SECRET_VARIABLE, Settings
+from resolvers.authorizer import ClientTokens
+from resolvers.secret_values import CachedSecret, SecretUnavailable
 
 SERVICE = "gateway-canary"
 # One cheap read through the projection table (products) and the region's identity.
@@ -36,15 +39,14 @@ Post = Callable[[str, bytes, dict[str, str], float], tuple[int, bytes]]
 
 
 class CanarySettings(NamedTuple):
-    """Where the canary reads, and as whom.
+    """Where the canary reads.
 
-    ``url`` is the region's GraphQL endpoint (``GATEWAY_APPSYNC_URL``); ``api_key`` the
-    credential an anonymous client holds (``GATEWAY_API_KEY``); ``timeout_s`` bounds the
-    answer (``GATEWAY_CANARY_TIMEOUT_MS``): no answer in time is a failure.
+    ``url`` is the region's GraphQL endpoint (``GATEWAY_APPSYNC_URL``); ``timeout_s``
+    bounds the answer (``GATEWAY_CANARY_TIMEOUT_MS``): no answer in time is a failure.
+    Who it reads as comes from the region's settings: the client-token secret.
     """
 
     url: str
-    api_key: str
     timeout_s: float = TIMEOUT_S
 
     @classmethod
@@ -58,19 +60,16 @@ class CanarySettings(NamedTuple):
         """
         env = os.environ if env is None else env
         url = env.get("GATEWAY_APPSYNC_URL", "").strip()
-        api_key = env.get("GATEWAY_API_KEY", "").strip()
         if not url.startswith(("https://", "http://")):
             raise ValueError(f"GATEWAY_APPSYNC_URL must be the API's URL; got {url!r}")
-        if not api_key:
-            raise ValueError("GATEWAY_API_KEY must hold the API key the canary reads with")
         raw = env.get("GATEWAY_CANARY_TIMEOUT_MS", "").strip()
         if not raw:
-            return cls(url, api_key)
+            return cls(url)
         if not raw.isdigit() or int(raw) == 0:
             raise ValueError(
                 f"GATEWAY_CANARY_TIMEOUT_MS must be a whole number over 0; got {raw!r}"
             )
-        return cls(url, api_key, int(raw) / 1000)
+        return cls(url, int(raw) / 1000)
 
 
 class Verdict(NamedTuple):
@@ -82,10 +81,47 @@ class Verdict(NamedTuple):
     region: str | None = None
 
 
-def probe(settings: CanarySettings, post: Post | None = None) -> Verdict:
-    """Read the region once; healthy only for HTTP 200 with data and no errors."""
+class Canary:
+    """One region's canary: the newest accepted client token, then one read with it.
+
+    ``tokens`` is the authorizer's own view of the client-token secret, so the canary
+    reads with what clients are told to send; during a rotation, the first listed (new)
+    token. No token to read with is a failed read, not an error of the function.
+    """
+
+    def __init__(self, settings: CanarySettings, tokens: ClientTokens) -> None:
+        self.settings = settings
+        self._tokens = tokens
+
+    def run(self, post: Post | None = None) -> Verdict:
+        try:
+            token = self._tokens.accepted()[0].decode()
+        except SecretUnavailable:
+            return Verdict(False, "no client token to read with", 0.0)
+        return probe(self.settings, token, post)
+
+
+def build_canary(canary: CanarySettings, settings: Settings) -> Canary:
+    """The canary of the region ``settings`` names, reading its client-token secret.
+
+    Raises
+    ------
+    ValueError
+        The settings name no client-token secret.
+    """
+    if settings.client_token_secret_id is None:
+        raise ValueError(f"{CLIENT_TOKEN_SECRET_VARIABLE} must name the client-token secret")
+    secret = CachedSecret(
+        settings.secretsmanager, settings.client_token_secret_id, settings.secret_cache_ms / 1000
+    )
+    return Canary(canary, ClientTokens(secret))
+
+
+def probe(settings: CanarySettings, token: str, post: Post | None = None) -> Verdict:
+    """Read the region once with ``token``; healthy only for HTTP 200 with data and no
+    errors."""
     body = json.dumps({"query": QUERY, "operationName": "Canary"}).encode()
-    headers = {"content-type": "application/json", "x-api-key": settings.api_key}
+    headers = {"content-type": "application/json", "authorization": token}
     started = time.perf_counter()
     try:
         status, raw = (post or _post)(settings.url, body, headers, settings.timeout_s)
@@ -134,20 +170,21 @@ def _since(started: float) -> float:
     return (time.perf_counter() - started) * 1000
 
 
-_canary: tuple[CanarySettings, Observability] | None = None
+_canary: tuple[Canary, Observability] | None = None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point (the scheduled rule's target): one probe, one metric.
+    """Lambda entry point (the scheduled rule's target): one read, one metric.
 
     A failed read is a result, not an error of the function: it is reported in the
     metric, and the invocation succeeds.
     """
     global _canary
     if _canary is None:
-        observability = Observability.for_lambda(SERVICE, Settings.from_env())
-        _canary = (CanarySettings.from_env(), observability)
-    settings, observability = _canary
-    verdict = probe(settings)
+        settings = Settings.from_env()
+        observability = Observability.for_lambda(SERVICE, settings)
+        _canary = (build_canary(CanarySettings.from_env(), settings), observability)
+    canary, observability = _canary
+    verdict = canary.run()
     observability.canary(verdict.healthy, verdict.latency_ms, verdict.reason)
     return verdict._asdict()
