@@ -25,12 +25,13 @@ READY = b"gateway dev: ready"
 
 
 def free_base_port(count: int) -> int:
-    """A port P such that P .. P+count-1 are all free on loopback."""
+    """A port P such that P .. P+count are all free on loopback: ``count`` regions, and
+    the global endpoint gateway dev puts after them."""
     for _ in range(100):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             base = int(probe.getsockname()[1])
-        if base + count < 65535 and all(_free(base + i) for i in range(count)):
+        if base + count < 65535 and all(_free(base + i) for i in range(count + 1)):
             return base
     raise RuntimeError("no free run of loopback ports")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
-from cli import limit_flags, mock_commands, operator_tools, schema_commands
+from cli import global_endpoint, limit_flags, mock_commands, operator_tools, schema_commands
 from emulator.admin import build_admin
 from emulator.appsync.auth import (
     DEFAULT_ACCESS_KEY_ID,
@@ -27,6 +27,7 @@ from emulator.appsync.http_protocol import bounded_h11
 from emulator.cloud.journal import Journal, JournalCorrupt, JournalInUse
 from emulator.cloud.jwt_issuer import DEFAULT_TTL_S, LocalIssuer
 from emulator.deployment import LocalDeployment, Restored, Topology
+from emulator.edge.health import HealthChecks
 from emulator.mock import stand_in as mock
 from emulator.mock.admin import build_mock_admin
 from emulator.operator import login_url, new_token
@@ -83,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     dev.add_argument("--seed", action="store_true", help="create a few sample products at start")
     limit_flags.add_to(dev)
+    global_endpoint.add_to(dev)
     dev.add_argument("--iam-access-key-id", default=DEFAULT_ACCESS_KEY_ID)
     dev.add_argument("--iam-secret-access-key", default=DEFAULT_SECRET_ACCESS_KEY)
     dev.add_argument(
@@ -136,10 +138,11 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not regions or len(set(regions)) != len(regions):
         parser.error("--regions needs one or more distinct region names")
     if not 0 < args.port <= 65535 - len(regions):
-        parser.error("--port must leave room for one port per region")
+        parser.error("--port must leave room for one port per region and the global endpoint")
     if args.replication_lag_ms < 0:
         parser.error("--replication-lag-ms must not be negative")
     limits = limit_flags.limits(parser, args)
+    global_endpoint.check(parser, args, regions)
     if not re.search(CLIENT_TOKEN_PATTERN, args.public_token):
         parser.error(
             "--public-token must be 32 to 128 letters and digits, the pattern the deployed "
@@ -169,7 +172,8 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             seeded = seed(deployment.settings[0])
             print(f"gateway dev: seeded {seeded} sample products", flush=True)
         operator_token = new_token()
-        admin = build_admin(deployment, operator_token)
+        health = HealthChecks(regions, args.health_interval_s)
+        admin = build_admin(deployment, operator_token, health)
         mocked = mock.install(deployment.regions, args.mock, args.mock_seed) if args.mock else None
         mock_admin = build_mock_admin(deployment.regions, mocked, args.mock, operator_token)
         if args.mock:
@@ -188,28 +192,28 @@ def _dev(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             )
             for index, region in enumerate(deployment.regions)
         ]
+        servers.append(_QuietServer(global_endpoint.config(args, topology, health)))
+        schedule = global_endpoint.schedule(deployment, health)
         running = RunningDev(
             endpoint_url=deployment.cloud.endpoint_url,
             regions=list(regions),
             urls=[topology.url(index) for index in range(len(regions))],
             credentials=credentials,
             operator_token=operator_token,
+            global_url=global_endpoint.url(topology),
         )
 
         def on_ready() -> None:
             # The stream handlers publish through the regions: start them once they listen.
             deployment.start()
+            schedule.start()
             announce(state_dir, running)
 
-        asyncio.run(
-            _serve(
-                servers,
-                topology,
-                running,
-                on_ready=on_ready,
-                on_stopping=deployment.stop_streams,
-            )
-        )
+        def on_stopping() -> None:
+            schedule.stop()
+            deployment.stop_streams()
+
+        asyncio.run(_serve(servers, topology, running, on_ready=on_ready, on_stopping=on_stopping))
     finally:
         withdraw(state_dir)
         deployment.stop()
@@ -268,6 +272,7 @@ def _announce(topology: Topology, running: RunningDev) -> None:
     for index, region in enumerate(topology.regions):
         role = "primary" if index == 0 else "replica"
         lines.append(f"  {region:<14} {role:<8} {topology.url(index)}")
+    lines.append(f"  {'global':<14} {'routed':<8} {running.global_url}")
     lines += [
         f"  public token:           {credentials.public_token}  (Authorization, every region)",
         f"  IAM access key id:      {credentials.access_key_id}",

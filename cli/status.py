@@ -7,7 +7,9 @@ Two parts, kept apart because only one of them exists on AWS:
   count, and its projection progress item (when it last projected, how late); on a
   stage, also the consumer's stream lag from CloudWatch (``IteratorAge``);
 * what only the emulator knows (``gateway dev``'s admin endpoint): replication and
-  projection backlogs, subscribers, its Lambdas' metrics, the injected faults.
+  projection backlogs, subscribers, each region's health as the global endpoint follows
+  it, how old every region's newest heartbeat is in each region, its Lambdas' metrics,
+  the injected faults.
 
 ``--json`` prints the emulator's status with the deployment's under ``deployment``
 (a stage: the deployment's alone).
@@ -34,7 +36,9 @@ from projections.table import decode
 
 def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = commands.add_parser(
-        "status", help="each region's role, dead letters and lags (and gateway dev's own view)"
+        "status",
+        help="each region's role, dead letters and lags (and gateway dev's own view: "
+        "health, heartbeats, faults)",
     )
     status.add_argument("--json", action="store_true", help="print the status as JSON")
     status.add_argument("--region", help="one region (default: every region)")
@@ -187,7 +191,8 @@ def _projected(progress: dict[str, Any] | None) -> str:
 
 def _print_emulator(status: dict[str, Any], out: TextIO) -> None:
     print("\nemulator only (gateway dev's own view):", file=out)
-    rows: list[Sequence[str]] = [("region", "replication", "projection", "subscribers")]
+    header = ("region", "replication", "projection", "subscribers", "health")
+    rows: list[Sequence[str]] = [header]
     for region in status["regions"]:
         replication, projection = region["replication"], region["projection"]
         rows.append(
@@ -196,9 +201,11 @@ def _print_emulator(status: dict[str, Any], out: TextIO) -> None:
                 f"{replication['lagMs']} ms, {replication['backlog']} waiting",
                 f"{projection['lagMs']} ms, {projection['backlog']} waiting",
                 str(region["subscribers"]),
+                _health(region.get("health")),
             )
         )
     print_table(rows, out)
+    _print_heartbeats(status["regions"], out)
     _print_metrics(status["regions"], out)
     settings = status["replication"]
     state = "paused" if settings["paused"] else "running"
@@ -208,6 +215,34 @@ def _print_emulator(status: dict[str, Any], out: TextIO) -> None:
     print("faults:" if faults else "faults: none", file=out)
     for fault in faults:
         print(f"  {fault_line(fault)}", file=out)
+
+
+def _health(check: dict[str, Any] | None) -> str:
+    """The region's health check as the global endpoint follows it: its canary's say."""
+    if check is None:
+        return "?"
+    last = check.get("lastVerdict")
+    why = "" if last is None or last["healthy"] else f" ({last['reason']})"
+    return ("healthy" if check["healthy"] else "UNHEALTHY") + why
+
+
+def _print_heartbeats(regions: list[dict[str, Any]], out: TextIO) -> None:
+    """How old the newest heartbeat of each region is in each region's projections: a
+    number that keeps growing means replication or the stream has stalled."""
+    sources = list(regions[0]["heartbeats"]) if regions and "heartbeats" in regions[0] else []
+    if not sources:
+        return
+    table: list[Sequence[str]] = [("heartbeat age", *(f"from {source}" for source in sources))]
+    for region in regions:
+        ages = region["heartbeats"]
+        table.append((region["name"], *(_age(ages.get(source)) for source in sources)))
+    print(file=out)
+    print_table(table, out)
+
+
+def _age(seen: dict[str, Any] | None) -> str:
+    age = None if seen is None else seen.get("ageMs")
+    return "none yet" if age is None else f"{age / 1000:.1f} s"
 
 
 def _print_metrics(regions: list[dict[str, Any]], out: TextIO) -> None:

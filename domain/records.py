@@ -1,6 +1,6 @@
 """The write table's item layout: the one home of its keys.
 
-The write table is a DynamoDB global table with a stream (NEW_IMAGE). It holds three
+The write table is a DynamoDB global table with a stream (NEW_IMAGE). It holds four
 kinds of item, all keyed ``pk``/``sk``:
 
 * an aggregate: ``pk = "<KIND>#<id>"``, ``sk = "STATE"``, with a ``version``;
@@ -13,7 +13,12 @@ kinds of item, all keyed ``pk``/``sk``:
   it in any region; the global table carries it to every replica, and each region
   reads its own copy (:mod:`domain.control`). While it is missing, every region uses
   its deployment's primary, ACTIVE, epoch 0. Its ``pk`` has no ``#``, so it never
-  meets an aggregate's partition.
+  meets an aggregate's partition;
+* a heartbeat, one per region: ``pk = "HEARTBEAT#<region>"``, ``sk = "BEAT"``,
+  ``recordKind = "HEARTBEAT"``, with ``region`` and ``writtenAt`` (AWSDateTime, to the
+  ms). Only that region's heartbeat writer puts it, in that region's replica, on a
+  schedule; the global table carries it everywhere, and each region's stream handler
+  measures its age (:mod:`projections.heartbeat`). ``HEARTBEAT`` is no aggregate kind.
 
 Stdlib only, so infra and the projections' key module can read it.
 """
@@ -32,6 +37,7 @@ RECORD_KIND = "recordKind"
 EVENT_RECORD = "EVENT"
 AGGREGATE_RECORD = "AGGREGATE"
 CONTROL_RECORD = "CONTROL"
+HEARTBEAT_RECORD = "HEARTBEAT"
 
 PRODUCT = "PRODUCT"
 CUSTOMER = "CUSTOMER"
@@ -49,6 +55,10 @@ CONTROL_UPDATED_AT = "updatedAt"
 MODE_ACTIVE = "ACTIVE"
 MODE_READ_ONLY = "READ_ONLY"
 CONTROL_MODES = (MODE_ACTIVE, MODE_READ_ONLY)
+
+HEARTBEAT_SORT_KEY = "BEAT"
+HEARTBEAT_REGION = "region"
+HEARTBEAT_WRITTEN_AT = "writtenAt"
 
 
 def aggregate_pk(kind: str, aggregate_id: str) -> str:
@@ -75,6 +85,16 @@ def event_key(kind: str, aggregate_id: str, version: int) -> dict[str, str]:
 def control_key() -> dict[str, str]:
     """Primary key of the control record, which names the primary region and the mode."""
     return {PARTITION_KEY: CONTROL_PARTITION_KEY, SORT_KEY: CONTROL_SORT_KEY}
+
+
+def heartbeat_key(region: str) -> dict[str, str]:
+    """Primary key of ``region``'s heartbeat: one item, put again at every beat."""
+    return {PARTITION_KEY: f"{HEARTBEAT_RECORD}#{region}", SORT_KEY: HEARTBEAT_SORT_KEY}
+
+
+def is_heartbeat_item(item: dict[str, Any]) -> bool:
+    """True for a region's heartbeat, which the stream handler measures, not applies."""
+    return item.get(RECORD_KIND) == HEARTBEAT_RECORD
 
 
 def is_event_item(item: dict[str, Any]) -> bool:

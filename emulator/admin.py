@@ -1,7 +1,9 @@
 """The emulator's own admin endpoint, under ``/_emulator`` on every region's port.
 
 * ``GET /_emulator/status``: each region's role, replication and projection lag, dead
-  letters and subscribers, and its Lambdas' metrics over the last 10 minutes
+  letters and subscribers, its health as the global endpoint sees it (its read
+  canary's verdicts), how old the newest heartbeat of every region it has applied is,
+  and its Lambdas' metrics over the last 10 minutes
   (:mod:`emulator.telemetry`); the replication settings; the active faults. JSON,
   unless the request accepts ``text/html`` (a browser): then a page that charts each
   region's lags by polling the JSON, with nothing fetched from elsewhere.
@@ -40,9 +42,12 @@ from emulator.chaos.gate import OPERATOR_HEADER
 from emulator.cloud.deadletters import DeadLetters
 from emulator.operator import OperatorOnly
 from emulator.telemetry import LagSampler
+from projections import heartbeat
+from projections.table import ProjectionTable
 
 if TYPE_CHECKING:
     from emulator.deployment import LocalDeployment
+    from emulator.edge.health import HealthChecks
 
 MAX_BODY_BYTES = 16 * 1024
 # 1012, Service Restart: a close no client takes as normal, so each one reconnects.
@@ -50,13 +55,16 @@ DISCONNECT_CODE = 1012
 DISCONNECT_REASON = "Disconnected by an injected fault; reconnect."
 
 
-def build_admin(deployment: LocalDeployment, operator_token: str) -> Starlette:
+def build_admin(
+    deployment: LocalDeployment, operator_token: str, health: HealthChecks | None = None
+) -> Starlette:
     """The admin app of one deployment, for the holder of ``operator_token`` alone;
-    every region's app mounts the same one.
+    every region's app mounts the same one. ``health``: the global endpoint's health
+    checks, shown in the status.
 
     It starts the deployment's lag sampler: a daemon thread, gone with the process.
     """
-    status = StatusReader(deployment)
+    status = StatusReader(deployment, health)
     faults = deployment.faults
     LagSampler(lambda: sample_lags(deployment)).start()
 
@@ -117,8 +125,9 @@ class StatusReader:
     looks from outside a failed region); everything else is in memory.
     """
 
-    def __init__(self, deployment: LocalDeployment) -> None:
+    def __init__(self, deployment: LocalDeployment, health: HealthChecks | None = None) -> None:
         self._deployment = deployment
+        self._health = health
         self._clients = {
             settings.region: _operator_client(settings.dynamodb(settings.region))
             for settings in deployment.settings
@@ -129,14 +138,19 @@ class StatusReader:
         deployment = self._deployment
         replication = deployment.replicator.lag()
         by_source = deployment.replicator.lag_by_source()
+        checks = self._health.status() if self._health is not None else {}
+        names = list(deployment.topology.regions)
         regions = []
         for index, region in enumerate(deployment.regions):
             client = self._clients[region.name]
+            projections = ProjectionTable(client, region.settings.projection_table)
             try:
                 primary, mode = self._control(client, region.settings.write_table)
                 dead_letters: int | None = len(DeadLetters(client, region.name).list())
+                beats: dict[str, int | None] = heartbeat.ages(projections, names)
             except (BotoCoreError, ClientError):  # the local cloud is stopping
                 primary, mode, dead_letters = deployment.topology.regions[0], None, None
+                beats = dict.fromkeys(names)
             projection_lag, projection_backlog = region.poller.lag()
             lag = replication.get(region.name)
             extra = {"history": region.metrics.history()} if history else {}
@@ -158,6 +172,8 @@ class StatusReader:
                     "projection": {"lagMs": projection_lag, "backlog": projection_backlog},
                     "deadLetters": dead_letters,
                     "subscribers": region.subscriptions.connections,
+                    "health": checks.get(region.name),
+                    "heartbeats": {source: {"ageMs": age} for source, age in beats.items()},
                     "metrics": region.metrics.summary(),
                     **extra,
                 }

@@ -1,10 +1,11 @@
 """Where a running ``gateway dev`` says how to reach it, for the other ``gateway`` commands.
 
-``<state-dir>/dev.json`` holds the moto endpoint, the regions and their URLs, the local
-credentials, this run's operator token (:mod:`emulator.operator`) and each region's
-stack outputs (:mod:`infra.outputs`), the names the operator's tools read on AWS too.
-It is the owner's alone (0600, in a 0700 directory): whoever reads it may do anything
-the operator may. It exists while ``gateway dev`` runs and is removed when it stops.
+``<state-dir>/dev.json`` holds the moto endpoint, the regions and their URLs (and the
+global endpoint's), the local credentials, this run's operator token
+(:mod:`emulator.operator`) and each region's stack outputs (:mod:`infra.outputs`), the
+names the operator's tools read on AWS too. It is the owner's alone (0600, in a 0700
+directory): whoever reads it may do anything the operator may. It exists while
+``gateway dev`` runs and is removed when it stops.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class RunningDev:
     credentials: LocalCredentials
     operator_token: str
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    # The global endpoint, in front of every region (emulator.edge).
+    global_url: str | None = None
 
     def outputs_for(self, region: str) -> dict[str, str]:
         """``region``'s stack outputs, as the tools read a deployed stack's."""
@@ -92,6 +95,7 @@ def find(state_dir: Path) -> RunningDev:
             credentials=LocalCredentials(**body["credentials"]),
             operator_token=str(body["operator_token"]),
             outputs=_outputs(body.get("outputs", {})),
+            global_url=body.get("global_url"),
         )
     except FileNotFoundError:
         raise NotRunning(

@@ -21,6 +21,8 @@ TRACING_DISTRIBUTIONS = ("aws-xray-sdk", "wrapt")
 RESOLVER_HANDLER = "resolvers.handler.lambda_handler"
 AUTHORIZER_HANDLER = "resolvers.authorizer.handler"
 STREAM_HANDLER = "projections.stream.handler"
+CANARY_HANDLER = "resolvers.canary.handler"
+HEARTBEAT_HANDLER = "projections.heartbeat.handler"
 
 _staged: dict[Path, Path] = {}
 

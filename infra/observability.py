@@ -21,6 +21,7 @@ from constructs import Construct
 from infra import bundle
 from infra.config import DeploymentConfig
 from infra.nag import acknowledge
+from infra.thresholds import HEALTH_DATAPOINTS_TO_ALARM, HEALTH_EVALUATION_PERIODS
 
 METRICS_NAMESPACE = "Gateway"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
@@ -29,6 +30,14 @@ PROJECTION_LAG_ALARM = Duration.seconds(60)
 REPLICATION_LATENCY_ALARM = Duration.seconds(30)
 RESOLVER_ERROR_PERCENT = 25
 SERVER_ERRORS_PER_MINUTE = 10
+HEARTBEAT_AGE_ALARM = Duration.seconds(60)
+# The health signals the Lambdas put (projections.observability names them too; a test
+# checks they agree): the canary's verdict, 1 or 0, and each region's heartbeat age.
+CANARY_SUCCESS = "CanarySuccess"
+CANARY_SERVICE = "gateway-canary"
+HEARTBEAT_AGE = "HeartbeatAge"
+SOURCE_REGION = "SourceRegion"
+STREAM_SERVICE = "gateway-projections"
 BASIC_EXECUTION_ROLE = (
     "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
     "service-role/AWSLambdaBasicExecutionRole]"
@@ -197,6 +206,74 @@ class Alarms(Construct):
             "AppSync answers with server errors; Route 53 sends clients to another region "
             "while this alarm is on.",
         )
+
+    def read_canary(self) -> cloudwatch.Alarm:
+        """The read canary failing, or silent: this region cannot serve a read.
+
+        Route 53's health check follows it (:class:`infra.routing.RegionalRoute`): errors
+        in an HTTP 200, or no answer at all, take the region out of routing, which the
+        5XX alarm alone never did. No data is a failure too (the canary did not run).
+        """
+        metric = cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=CANARY_SUCCESS,
+            dimensions_map={"service": CANARY_SERVICE},
+            statistic="Minimum",
+            period=Duration.minutes(1),
+        )
+        return self._health_alarm(
+            "ReadCanary",
+            metric,
+            1,
+            cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            "The read canary failed (errors, no data, or no answer) in 2 of the last 3 "
+            "minutes; Route 53 sends clients to another region while this alarm is on.",
+        )
+
+    def heartbeat_age(self, source_region: str) -> cloudwatch.Alarm:
+        """``source_region``'s heartbeat reaching this region late, or not at all: its
+        replication to here, or this region's stream consumer, has stalled."""
+        metric = cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=HEARTBEAT_AGE,
+            dimensions_map={"service": STREAM_SERVICE, SOURCE_REGION: source_region},
+            statistic="Maximum",
+            period=Duration.minutes(1),
+        )
+        seconds = HEARTBEAT_AGE_ALARM.to_seconds()
+        return self._health_alarm(
+            f"Heartbeat{_pascal(source_region)}",
+            metric,
+            HEARTBEAT_AGE_ALARM.to_milliseconds(),
+            cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            f"{source_region}'s heartbeat reaches this region's projections more than "
+            f"{seconds} s late, or not at all: replication or the stream has stalled.",
+        )
+
+    def _health_alarm(
+        self,
+        name: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        comparison: cloudwatch.ComparisonOperator,
+        description: str,
+    ) -> cloudwatch.Alarm:
+        """An alarm on a signal that must keep arriving: missing data is breaching."""
+        alarm = cloudwatch.Alarm(
+            self,
+            name,
+            alarm_name=f"{self.config.resource_name('gateway')}-{Stack.of(self).region}-{name}",
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=comparison,
+            evaluation_periods=HEALTH_EVALUATION_PERIODS,
+            datapoints_to_alarm=HEALTH_DATAPOINTS_TO_ALARM,
+            treat_missing_data=cloudwatch.TreatMissingData.BREACHING,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        return alarm
 
     def _alarm(
         self, name: str, metric: cloudwatch.IMetric, threshold: float, description: str

@@ -29,25 +29,27 @@ from projections import keys
 BATCH_SIZE = 100
 RETRY_ATTEMPTS = 3
 MAX_RECORD_AGE = Duration.hours(6)
+PASSED_KINDS = (keys.EVENT_RECORD, keys.HEARTBEAT_RECORD)
 # The stream keeps records 24 h; a dead letter keeps the longest SQS allows.
 DEAD_LETTER_RETENTION = Duration.days(14)
 
 
 def event_item_filter() -> Mapping[str, Any]:
-    """Only event items reach the handler; aggregate states and the control record never do.
+    """Only event items reach the handler, and every region's heartbeat (which it
+    measures, :mod:`projections.heartbeat`); aggregate states and the control record
+    never do.
 
     An event item is written once, but a MODIFY of one still happens: after a forced
     failover, the same event key written in two regions replicates the later write over
     the earlier one. It must be projected too; the builders apply each version once,
-    so a MODIFY that changes nothing changes nothing downstream either.
+    so a MODIFY that changes nothing changes nothing downstream either. A heartbeat is
+    one item per region, rewritten at each beat: a MODIFY after its first.
     """
     return lambda_.FilterCriteria.filter(
         {
             "eventName": lambda_.FilterRule.or_("INSERT", "MODIFY"),
             "dynamodb": {
-                "NewImage": {
-                    keys.RECORD_KIND: {"S": lambda_.FilterRule.is_equal(keys.EVENT_RECORD)}
-                }
+                "NewImage": {keys.RECORD_KIND: {"S": lambda_.FilterRule.or_(*PASSED_KINDS)}}
             },
         }
     )

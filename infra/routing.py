@@ -9,7 +9,7 @@ has a latency record, with a health check, for each region.
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 
 from aws_cdk import Duration, Fn, Stack
 from aws_cdk import aws_appsync as appsync
@@ -22,12 +22,13 @@ from aws_cdk import aws_route53 as route53
 from aws_cdk import aws_route53_targets as targets
 from constructs import Construct
 
+from infra import edge
 from infra.config import DeploymentConfig
 from infra.edge import origin_request
 from infra.nag import acknowledge
 from infra.observability import BASIC_EXECUTION_ROLE
 
-EDGE_CODE = Path(origin_request.__file__).resolve().parent
+EDGE_CODE = edge.CODE
 # Route 53 answers from the latency record for this long; failover waits at most this
 # plus the health check's detection time.
 ORIGIN_TTL = Duration.seconds(30)
@@ -51,9 +52,13 @@ def origin_name(config: DeploymentConfig) -> str:
 class RegionalRoute(Construct):
     """This region's latency record for the origin name, guarded by its health check.
 
-    The health check follows ``health_alarm`` (the API's 5XX answers, from
-    :meth:`infra.observability.Alarms.server_errors`): a region whose AppSync answers
-    with server errors stops receiving new clients.
+    The record's health check is healthy only while every one of ``health_alarms`` is
+    OK: Route 53 follows one alarm per check, so each alarm gets a check of its own and
+    a calculated check requires all of them. The stack passes AppSync's 5XX answers
+    (:meth:`infra.observability.Alarms.server_errors`) and the read canary
+    (:meth:`infra.observability.Alarms.read_canary`), which also sees errors in an HTTP
+    200 and a region that answers nothing. An alarm's first minutes without data keep
+    the check's last known status (healthy at creation), so a new region takes clients.
     """
 
     def __init__(
@@ -62,19 +67,31 @@ class RegionalRoute(Construct):
         construct_id: str,
         config: DeploymentConfig,
         api: appsync.GraphqlApi,
-        health_alarm: cloudwatch.IAlarm,
+        health_alarms: Sequence[cloudwatch.IAlarm],
     ) -> None:
         super().__init__(scope, construct_id)
         region = Stack.of(self).region
+        self.alarm_checks = [
+            route53.CfnHealthCheck(
+                self,
+                f"{alarm.node.id}Check",
+                health_check_config=route53.CfnHealthCheck.HealthCheckConfigProperty(
+                    type="CLOUDWATCH_METRIC",
+                    alarm_identifier=route53.CfnHealthCheck.AlarmIdentifierProperty(
+                        name=alarm.alarm_name, region=region
+                    ),
+                    insufficient_data_health_status="LastKnownStatus",
+                ),
+            )
+            for alarm in health_alarms
+        ]
         self.health_check = route53.CfnHealthCheck(
             self,
             "HealthCheck",
             health_check_config=route53.CfnHealthCheck.HealthCheckConfigProperty(
-                type="CLOUDWATCH_METRIC",
-                alarm_identifier=route53.CfnHealthCheck.AlarmIdentifierProperty(
-                    name=health_alarm.alarm_name, region=region
-                ),
-                insufficient_data_health_status="LastKnownStatus",
+                type="CALCULATED",
+                child_health_checks=[check.attr_health_check_id for check in self.alarm_checks],
+                health_threshold=len(self.alarm_checks),
             ),
         )
         api_host = Fn.select(2, Fn.split("/", api.graphql_url))
@@ -112,7 +129,7 @@ class EdgeRouting(Construct):
             self,
             "OriginRouter",
             runtime=EDGE_RUNTIME,
-            handler="origin_request.handler",
+            handler=edge.HANDLER,
             code=lambda_.Code.from_asset(str(EDGE_CODE), exclude=["__pycache__", "*.pyc"]),
             memory_size=128,
             timeout=Duration.seconds(5),

@@ -26,6 +26,7 @@ from infra.config import (
     PAGE_TOKEN_SECRET,
     DeploymentConfig,
 )
+from infra.health import HeartbeatWriter, ReadCanary
 from infra.nag import acknowledge
 from infra.observability import Alarms
 from infra.projections import StreamConsumer
@@ -131,14 +132,10 @@ class RegionStack(Stack):
             # Every region reads its peers' copies of the control record too.
             "GATEWAY_REGIONS": ",".join(config.regions),
         }
-        self.authorizer = ClientTokenAuthorizer(
-            self,
-            "Authorizer",
-            config,
-            secret=self._secret(
-                shared.client_token_secret if shared else None, CLIENT_TOKEN_SECRET, config
-            ),
+        client_tokens = self._secret(
+            shared.client_token_secret if shared else None, CLIENT_TOKEN_SECRET, config
         )
+        self.authorizer = ClientTokenAuthorizer(self, "Authorizer", config, secret=client_tokens)
         self.api = GraphqlApi(self, "Api", config, users, self.authorizer.mode).api
         token_secret = self._secret(
             shared.token_secret if shared else None, PAGE_TOKEN_SECRET, config
@@ -175,7 +172,12 @@ class RegionStack(Stack):
             environment=environment,
         )
         alarms = Alarms(self, "Alarms", config)
-        self.route = RegionalRoute(self, "Route", config, self.api, alarms.server_errors(self.api))
+        self.canary = ReadCanary(self, "ReadCanary", config, self.api, client_tokens)
+        self.heartbeat = HeartbeatWriter(self, "Heartbeat", config, write_table)
+        health = [alarms.server_errors(self.api), alarms.read_canary()]
+        self.route = RegionalRoute(self, "Route", config, self.api, health)
+        for source in config.regions:
+            alarms.heartbeat_age(source)
         alarms.projection_lag(self.consumer.function)
         dead_letter_alarm = alarms.dead_letters(self.consumer.dead_letters)
         alarms.resolver_errors(self.resolvers.function)

@@ -17,7 +17,10 @@ Projection items
 * order view: ``pk = "ORDER#<id>"``, ``sk = "VIEW"``; listed newest first through
   ``byCustomer`` (``customerKey = "CUSTOMER#<id>"``, ``placedKey = "<placedAt>#<id>"``)
   and ``byCustomerStatus`` (``customerStatusKey = "CUSTOMER#<id>#STATUS#<status>"``);
-* progress: ``pk = "META"``, ``sk = "PROGRESS"``, the region's projection lag.
+* progress: ``pk = "META"``, ``sk = "PROGRESS"``, the region's projection lag;
+* heartbeat seen: ``pk = "META"``, ``sk = "HEARTBEAT#<source region>"``, the newest
+  heartbeat of that region this region's stream handler saw (``writtenAt``, ``seenAt``,
+  ``ageMs``, and ``version``, its ``writtenAt`` in epoch ms).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from __future__ import annotations
 from domain.records import (  # noqa: F401  (re-exported: the write table's keys)
     EVENT_RECORD,
     EVENT_SORT_KEY_PREFIX,
+    HEARTBEAT_RECORD,
     PARTITION_KEY,
     RECORD_KIND,
     SORT_KEY,
@@ -51,6 +55,8 @@ PLACED_KEY = "placedKey"
 # 2026-12-04 kept one entry per order (removed on their next write).
 REVISION = "rev"
 OLD_ORDER_HISTORY = "orderVersions"
+# The region's own bookkeeping (progress, heartbeats seen): never a view.
+META_PARTITION = "META"
 
 INDEXES = {
     CATEGORY_INDEX: (CATEGORY_KEY, LIST_KEY),
@@ -91,4 +97,8 @@ def category_key(category: str) -> str:
 
 
 def progress_key() -> dict[str, str]:
-    return {PARTITION_KEY: "META", SORT_KEY: "PROGRESS"}
+    return {PARTITION_KEY: META_PARTITION, SORT_KEY: "PROGRESS"}
+
+
+def heartbeat_seen_key(source_region: str) -> dict[str, str]:
+    return {PARTITION_KEY: META_PARTITION, SORT_KEY: f"HEARTBEAT#{source_region}"}

@@ -39,6 +39,11 @@ RESOLVER_LATENCY = "ResolverLatency"
 RESOLVER_ERRORS = "ResolverErrors"
 PROJECTION_LAG = "ProjectionLag"
 REPLICATION_LAG = "ReplicationLag"
+# The health signals (infra.observability alarms on them under the same names).
+HEARTBEAT_AGE = "HeartbeatAge"
+SOURCE_REGION = "SourceRegion"
+CANARY_SUCCESS = "CanarySuccess"
+CANARY_LATENCY = "CanaryLatency"
 FIELD = "Field"
 MILLISECONDS = "Milliseconds"
 COUNT = "Count"
@@ -128,6 +133,20 @@ class Observability:
                 extra = {"latency_ms": round(latency_ms, 1), "error_type": error_type}
                 self.logger.info("resolved", extra=extra)
 
+    def canary(self, healthy: bool, latency_ms: float, reason: str) -> None:
+        """One synthetic read: ``CanarySuccess`` 1 or 0 (its alarm takes the minimum, so
+        one failure in a minute counts), and how long the answer took."""
+        metrics = _Metrics(self)
+        metrics.add(CANARY_SUCCESS, COUNT, 1 if healthy else 0)
+        metrics.add(CANARY_LATENCY, MILLISECONDS, latency_ms)
+        metrics.flush()
+        extra = {"healthy": healthy, "reason": reason, "latency_ms": round(latency_ms, 1)}
+        with self.scope("## canary"):
+            if healthy:
+                self.logger.info("canary", extra=extra)
+            else:
+                self.logger.warning("canary", extra=extra)
+
     @contextmanager
     def stream_batch(self) -> Iterator[StreamBatch]:
         """One stream invocation; its metrics are flushed when the block ends."""
@@ -197,6 +216,19 @@ class StreamBatch:
     def published(self, mutation: str) -> None:
         """This region's subscribers were told, through ``mutation``."""
         self._observability.logger.info("published", extra={"mutation": mutation})
+
+    def heartbeat(self, source_region: str, age_ms: int) -> None:
+        """A heartbeat of ``source_region`` arrived ``age_ms`` after it was written.
+
+        A metric set of its own: its ``SourceRegion`` dimension must not reach the
+        batch's other metrics, and each source region has its own alarm.
+        """
+        metrics = _Metrics(self._observability)
+        metrics.dimension(SOURCE_REGION, source_region)
+        metrics.add(HEARTBEAT_AGE, MILLISECONDS, age_ms)
+        metrics.flush()
+        extra = {"source_region": source_region, "age_ms": age_ms}
+        self._observability.logger.info("heartbeat", extra=extra)
 
 
 class _Metrics:

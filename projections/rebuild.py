@@ -40,17 +40,17 @@ def event_items(client: Any, write_table: str) -> Iterator[dict[str, Any]]:
 
 
 def view_keys(table: ProjectionTable) -> Iterator[dict[str, Any]]:
-    """The key (wire format) of every view; the progress item is no view."""
+    """The key (wire format) of every view; the region's bookkeeping (its progress and
+    the heartbeats it saw, under the META partition) is no view."""
     request: dict[str, Any] = {
         "TableName": table.name,
         "ProjectionExpression": "#pk, #sk",
         "ExpressionAttributeNames": {"#pk": keys.PARTITION_KEY, "#sk": keys.SORT_KEY},
     }
-    progress = keys.progress_key()
     while True:
         page = table.client.scan(**request)
         for item in page.get("Items", []):
-            if decode(item) != progress:
+            if decode(item)[keys.PARTITION_KEY] != keys.META_PARTITION:
                 yield item
         if "LastEvaluatedKey" not in page:
             return
@@ -58,7 +58,7 @@ def view_keys(table: ProjectionTable) -> Iterator[dict[str, Any]]:
 
 
 def clear_views(table: ProjectionTable) -> int:
-    """Delete every view (the progress item stays); return how many were deleted."""
+    """Delete every view (the region's bookkeeping stays); return how many were deleted."""
     deleted = 0
     for key in view_keys(table):
         table.client.delete_item(TableName=table.name, Key=key)

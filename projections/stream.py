@@ -1,7 +1,9 @@
 """The stream handler: the write table's stream in, this region's projections out.
 
 The same code runs as the stream Lambda on AWS and inside ``gateway dev``, which
-feeds it real stream records read from moto. Failed records are reported as
+feeds it real stream records read from moto. Besides event items, it sees every
+region's heartbeat, and measures how old each is when it arrives
+(:mod:`projections.heartbeat`). Failed records are reported as
 batch-item failures, so the records after a bad one are still applied. Each record logs
 ``projected`` (and ``published``) with its write's correlation id, and its lags go out
 as EMF (:mod:`projections.observability`).
@@ -29,6 +31,7 @@ from domain.customers import Customer
 from domain.orders import Order
 from domain.products import Product
 from projections import builders, keys
+from projections.heartbeat import Heartbeat, record_seen
 from projections.observability import Observability, StreamBatch
 from projections.publish import PUBLISH_ORDER, PUBLISH_PRODUCT, AppSyncPublisher, Publisher
 from projections.settings import Settings
@@ -84,7 +87,13 @@ class StreamProjector:
             return
         change = record.dynamodb
         image = change.new_image if change else None
-        if change is None or not image or not records.is_event_item(image):
+        if change is None or not image:
+            return
+        heartbeat = Heartbeat.from_image(image)
+        if heartbeat is not None:
+            self._heartbeat_seen(heartbeat, batch)
+            return
+        if not records.is_event_item(image):
             return
         event = events.from_item(image)
         aggregate = events.aggregate_of(event)
@@ -98,6 +107,12 @@ class StreamProjector:
                 batch.published(mutation)
         if self._newest_applied is None or occurred_at > self._newest_applied:
             self._newest_applied = occurred_at
+
+    def _heartbeat_seen(self, heartbeat: Heartbeat, batch: StreamBatch) -> None:
+        """Measure a region's heartbeat (:mod:`projections.heartbeat`): its age goes out as
+        a metric, and it is kept as the newest seen from its region."""
+        batch.heartbeat(heartbeat.region, heartbeat.age_ms())
+        record_seen(self._table, heartbeat)
 
     def _publish(self, aggregate: Product | Customer | Order) -> str | None:
         """Tell this region's subscribers; the publish mutation used, if any."""

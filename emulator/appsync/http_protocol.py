@@ -11,6 +11,11 @@
   without ``Expect``) loses the answer. So the answer is followed by a half-close, and
   whatever else arrives is discarded, unparsed and unkept, until the client closes or
   :attr:`BoundedH11Protocol.linger_s` passes.
+* A WebSocket handshake the WebSocket parser cannot read is refused: uvicorn parses the
+  upgrade again with websockets, which reads lines of at most 8 KB and at most 128
+  headers, and on anything longer sends nothing and holds the socket, unanswered, for
+  as long as the client waits. So a request line over that is answered 414, and a
+  header line or count over it 431, before the handover; then the socket is closed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
+from websockets.http11 import MAX_LINE_LENGTH, MAX_NUM_HEADERS
 
 LINGER_S = 2.0
 # Apache's RequestReadTimeout allows 20 s for headers; a client on this machine or the
@@ -122,11 +128,40 @@ class BoundedH11Protocol(H11Protocol):
             self._socket.close()
 
     def handle_websocket_upgrade(self, event: h11.Request) -> None:
+        refusal = _unreadable_handshake(event)
+        if refusal is not None:
+            self._stop_reading()
+            self._socket.write(refusal)
+            self._socket.close()
+            return
         # The WebSocket protocol takes the socket over, with its own timeouts, and
         # closes it its own way.
         self._upgraded = True
         self._stop_reading()
         super().handle_websocket_upgrade(event)
+
+
+def _unreadable_handshake(event: h11.Request) -> bytes | None:
+    """The answer refusing a handshake the WebSocket parser would not read, or None.
+
+    Its line limit counts the line ending too.
+    """
+    request_line = len(event.method) + len(event.target) + len(b"  HTTP/1.1\r\n")
+    if request_line > MAX_LINE_LENGTH:
+        return _refusal(b"414 URI Too Long", b"The request line is too long.\n")
+    too_long = any(len(name) + len(value) + 4 > MAX_LINE_LENGTH for name, value in event.headers)
+    if too_long or len(event.headers) > MAX_NUM_HEADERS:
+        return _refusal(
+            b"431 Request Header Fields Too Large", b"The request's headers are too large.\n"
+        )
+    return None
+
+
+def _refusal(status: bytes, body: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: text/plain; charset=utf-8\r\n"
+        b"connection: close\r\ncontent-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
 
 
 def bounded_h11(read_timeout_s: float = READ_TIMEOUT_S) -> type[BoundedH11Protocol]:

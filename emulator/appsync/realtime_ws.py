@@ -232,7 +232,7 @@ def _decode_headers(encoded: str) -> dict[str, str]:
     try:
         padded = encoded + "=" * (-len(encoded) % 4)
         decoded = json.loads(base64.b64decode(padded.replace("-", "+").replace("_", "/")))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise BadHeaders("The connection's headers are not base64-encoded JSON.") from None
     if not isinstance(decoded, dict):
         raise BadHeaders("The connection's headers must be a JSON object.")
@@ -247,7 +247,7 @@ def _start_request(
         return "start needs payload.data, a JSON string of the GraphQL request."
     try:
         request = json.loads(payload["data"])
-    except ValueError:
+    except (ValueError, RecursionError):
         return "payload.data is not JSON."
     if not isinstance(request, dict) or not isinstance(request.get("query"), str):
         return "payload.data needs a query string."

@@ -224,8 +224,8 @@ class StreamPoller(_Loop):
         raw_batch = self._reader.read()
         made = {_sequence(raw): created_at(raw) for raw in raw_batch}
         batch = [self._lambda_record(raw) for raw in raw_batch]
-        # The same filter the AWS event source mapping carries: event items only.
-        self._carried = [record for record in batch if _is_event_record(record)]
+        # The same filter the AWS event source mapping carries: event items and heartbeats.
+        self._carried = [record for record in batch if _passes_filter(record)]
         with self._unsettled_lock:
             self._unsettled = {
                 _sequence(record): made[_sequence(record)] for record in self._carried
@@ -362,7 +362,7 @@ def _why(error: Exception) -> str:
     return type(error).__name__
 
 
-def _is_event_record(record: dict[str, Any]) -> bool:
+def _passes_filter(record: dict[str, Any]) -> bool:
     image = record.get("dynamodb", {}).get("NewImage", {})
     kind = image.get(records.RECORD_KIND, {}).get("S")
-    return bool(kind == records.EVENT_RECORD)
+    return kind in (records.EVENT_RECORD, records.HEARTBEAT_RECORD)

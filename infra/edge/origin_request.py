@@ -39,7 +39,8 @@ def regional_api_host(origin_name: str, now: float | None = None) -> str:
     """The AppSync host that ``origin_name`` currently resolves to, cached briefly.
 
     Raises LookupError when the name does not lead to an AppSync host, so CloudFront
-    answers 502 instead of sending the request somewhere unknown.
+    answers with an error (503, the function failed) instead of sending the request
+    somewhere unknown.
     """
     now = time.monotonic() if now is None else now
     cached = _cache.get(origin_name)
@@ -56,9 +57,15 @@ def regional_api_host(origin_name: str, now: float | None = None) -> str:
     return host.rstrip(".")
 
 
+def is_realtime(uri: str) -> bool:
+    """Whether this is the real-time path itself; a path that only begins like it is
+    not, and goes to the API host as it is."""
+    return uri == REALTIME_PATH
+
+
 def target_host(api_host: str, uri: str) -> str:
-    """The host for this request: the real-time host for WebSocket paths."""
-    if uri.startswith(REALTIME_PATH):
+    """The host for this request: the real-time host for the real-time path."""
+    if is_realtime(uri):
         return api_host.replace(_API_HOST_MARK, _REALTIME_HOST_MARK, 1)
     return api_host
 
@@ -74,15 +81,26 @@ def realtime_query(querystring: str, host: str) -> str:
     rewritten = []
     for key, value in pairs:
         if key == "header":
-            try:
-                header = json.loads(base64.b64decode(value, validate=True))
-            except (binascii.Error, ValueError):
-                header = None
+            header = _decoded_header(value)
             if isinstance(header, dict) and "host" in header:
                 header["host"] = host
                 value = base64.b64encode(json.dumps(header).encode()).decode()
         rewritten.append((key, value))
     return urlencode(rewritten)
+
+
+def _decoded_header(value: str) -> object:
+    """The JSON in a ``header`` parameter, or None when it is not base64 JSON.
+
+    Read as leniently as AppSync's clients write it: standard or URL-safe base64,
+    padded or not, and with a "+" that arrived as a space (gql puts standard base64 in
+    the query string unescaped).
+    """
+    encoded = value.replace(" ", "+").replace("-", "+").replace("_", "/")
+    try:
+        return json.loads(base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True))
+    except (binascii.Error, ValueError, RecursionError):
+        return None
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -105,7 +123,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # AppSync routes by Host. SigV4 callers (the stream handler) sign for the regional
     # endpoint and call it directly, never through this name.
     request["headers"]["host"] = [{"key": "Host", "value": host}]
-    if request["uri"].startswith(REALTIME_PATH):
+    if is_realtime(request["uri"]):
         request["uri"] = REALTIME_ORIGIN_PATH
         if request.get("querystring"):
             request["querystring"] = realtime_query(request["querystring"], api_host)

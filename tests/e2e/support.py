@@ -102,10 +102,11 @@ _PORTS = range(20_000, 32_000)
 
 
 def free_base_port(count: int = 2, attempts: int = 200) -> int:
-    """A port P such that P .. P+count-1 are all free on loopback right now."""
+    """A port P such that P .. P+count are all free on loopback right now: ``count``
+    regions, and the global endpoint that gateway dev puts after them."""
     for _ in range(attempts):
-        base = random.randrange(_PORTS.start, _PORTS.stop - count)
-        if all(port_is_free(base + i) for i in range(count)):
+        base = random.randrange(_PORTS.start, _PORTS.stop - count - 1)
+        if all(port_is_free(base + i) for i in range(count + 1)):
             return base
     raise RuntimeError(f"no {count} consecutive free ports found")
 
@@ -118,6 +119,8 @@ class Gateway:
     output: Path
     port: int
     urls: dict[str, str] = field(default_factory=dict)
+    # The global endpoint: every region behind the edge function.
+    global_url: str = ""
     public_token: str = ""
     state_dir: Path | None = None
 
@@ -204,6 +207,8 @@ def start_gateway(
         words = line.split()
         if len(words) == 3 and words[1] in ("primary", "replica"):
             gateway.urls[words[0]] = words[2]
+        elif words and words[0] == "global":
+            gateway.global_url = words[-1]
         elif line.strip().startswith("public token:"):
             gateway.public_token = words[2]
     return gateway

@@ -449,7 +449,7 @@ def test_status_prints_roles_lags_dead_letters_and_faults(gateway: Gateway) -> N
     """GIVEN a running gateway dev with a fault on WHEN `gateway status` prints THEN first
     what an operator reads on AWS too (each region's role, mode, epoch, dead letters and
     last projection), then, apart, what only the emulator knows (backlogs, subscribers,
-    metrics, faults)."""
+    each region's health, metrics, faults)."""
     fault_id = switch_on(
         gateway, "crash", "--region", PRIMARY, "--match", "ORDER#o-1", "--times", "2"
     )
@@ -475,8 +475,15 @@ def test_status_prints_roles_lags_dead_letters_and_faults(gateway: Gateway) -> N
     assert lines[2].split()[:5] == [PRIMARY, "primary", "ACTIVE", "0", "0"]
     assert lines[3].split()[:5] == [REPLICA, "replica", "ACTIVE", "0", "0"]
     emulator = lines.index("emulator only (gateway dev's own view):")
-    assert lines[emulator + 1].split() == ["region", "replication", "projection", "subscribers"]
+    assert lines[emulator + 1].split() == [
+        "region",
+        "replication",
+        "projection",
+        "subscribers",
+        "health",
+    ]
     assert lines[emulator + 2].split()[0] == PRIMARY
+    assert lines[emulator + 2].split()[-1] == lines[emulator + 3].split()[-1] == "healthy"
     assert any(line.strip().startswith(fault_id) and "2 more times" in line for line in lines)
 
 

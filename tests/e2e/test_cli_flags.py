@@ -18,19 +18,32 @@ LIGHTING = '{ products(category: "lighting") { items { sku version } } }'
 
 
 def test_seed_reaches_every_region_of_a_three_region_deployment(tmp_path: Path) -> None:
-    """GIVEN `gateway dev --seed` with three regions and 200 ms of replication lag
-    WHEN it is ready THEN each region listens on its own port, and the sample products
-    appear in every region's projection."""
+    """GIVEN `gateway dev --seed` with three regions, 200 ms of replication lag, and
+    eu-west-1 as the region nearest the developer WHEN it is ready THEN each region
+    listens on its own port, the global endpoint on the next one, answered by eu-west-1,
+    and the sample products appear in every region's projection."""
     port = free_base_port(3)
     regions = "us-east-1,eu-west-1,ap-southeast-2"
     gateway = start_gateway(
-        tmp_path / "out.log", port, "--regions", regions, "--replication-lag-ms", "200", "--seed"
+        tmp_path / "out.log",
+        port,
+        "--regions",
+        regions,
+        "--replication-lag-ms",
+        "200",
+        "--seed",
+        "--nearest-region",
+        "eu-west-1",
     )
     try:
         assert "seeded 5 sample products" in gateway.text()
         assert gateway.urls == {
             region: f"http://127.0.0.1:{port + index}/graphql"
             for index, region in enumerate(regions.split(","))
+        }
+        assert gateway.global_url == f"http://127.0.0.1:{port + 3}/graphql"
+        assert gateway.query(gateway.global_url, "{ region { name } }") == {
+            "region": {"name": "eu-west-1"}
         }
         for region, url in gateway.urls.items():
             info = gateway.query(url, "{ region { name primary } }")["region"]
@@ -60,6 +73,10 @@ def test_seed_reaches_every_region_of_a_three_region_deployment(tmp_path: Path) 
         (["--max-sockets-per-key", "0"], "--max-sockets-per-key"),
         (["--connection-init-timeout-ms", "0"], "--connection-init-timeout-ms"),
         (["--request-read-timeout-ms", "-1"], "--request-read-timeout-ms"),
+        (["--nearest-region", "sa-east-1"], "--nearest-region"),
+        (["--health-interval-s", "0"], "--health-interval-s"),
+        (["--edge-cache-s", "-1"], "--edge-cache-s"),
+        (["--port", "65534"], "--port"),
         (["--public-token", "short"], "--public-token"),
         (["--api-key", "da2-gatewaylocaldevelopmentkey"], "--public-token"),
     ],

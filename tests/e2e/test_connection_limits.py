@@ -252,3 +252,38 @@ def test_the_socket_over_a_keys_cap_is_refused_and_others_keys_still_connect(
     assert code == 1008
     assert counted == SOCKETS_PER_KEY
     assert welcome["type"] == "connection_ack"
+
+
+@pytest.mark.parametrize(
+    ("padding", "status"),
+    [({"target": 9000}, b"414"), ({"header": 9000}, b"431"), ({"headers": 200}, b"431")],
+    ids=["request line", "header line", "header count"],
+)
+def test_a_websocket_handshake_too_long_to_parse_is_refused_not_held(
+    gateway: Gateway, padding: dict[str, int], status: bytes
+) -> None:
+    """
+    GIVEN a WebSocket handshake with a request line or a header line over 8 KB, or over
+          a hundred headers: more than the WebSocket handshake parser reads
+    WHEN it reaches the region
+    THEN it is answered (414 or 431) and closed at once, instead of being held open and
+         unanswered for as long as the client waits
+    """
+    address = urlsplit(gateway.primary)
+    target = "/graphql/realtime?header=" + "a" * padding.get("target", 0)
+    extra = "".join(f"x-pad-{index}: 1\r\n" for index in range(padding.get("headers", 0)))
+    if "header" in padding:
+        extra += f"x-padding: {'a' * padding['header']}\r\n"
+    handshake = (
+        f"GET {target} HTTP/1.1\r\nHost: {address.netloc}\r\nUpgrade: websocket\r\n"
+        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: graphql-ws\r\n{extra}\r\n"
+    ).encode()
+    with socket.create_connection((address.hostname, address.port), ANSWER_TIMEOUT_S) as conn:
+        conn.sendall(handshake)
+        conn.settimeout(ANSWER_MARGIN_S)
+        answer = b""
+        while data := conn.recv(65536):
+            answer += data
+
+    assert answer.startswith(b"HTTP/1.1 " + status + b" "), answer

@@ -103,7 +103,8 @@ def test_the_answer_is_cached_briefly(eu_is_nearest: list[str]) -> None:
 
 def test_a_name_that_leads_nowhere_known_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """GIVEN the origin name resolves to something that is not AppSync WHEN routed THEN
-    the router refuses (CloudFront answers 502) rather than forwarding credentials."""
+    the router refuses (CloudFront answers 503, the function failed) rather than
+    forwarding credentials."""
     monkeypatch.setattr(
         origin_request.socket,
         "gethostbyname_ex",
@@ -111,3 +112,51 @@ def test_a_name_that_leads_nowhere_known_is_refused(monkeypatch: pytest.MonkeyPa
     )
     with pytest.raises(LookupError, match="does not lead to an AppSync endpoint"):
         origin_request.handler(_event("/graphql"), None)
+
+
+def _header(headers: dict[str, str]) -> str:
+    return base64.b64encode(json.dumps(headers).encode()).decode()
+
+
+def test_a_header_sent_unescaped_as_gql_sends_it_is_rewritten_too() -> None:
+    """GIVEN a handshake whose header= is standard base64 put in the query string
+    unescaped (gql does), so its "+" reads as a space WHEN routed THEN header.host still
+    names the region's API host and the other headers are kept: AppSync checks host."""
+    headers = {"host": "api.shop.example.com", "x-api-key": "da2-key10>?"}
+    encoded = _header(headers)
+    assert "+" in encoded  # the case in point
+    request = origin_request.handler(_event("/graphql/realtime", f"header={encoded}"), None)
+    sent = parse_qs(request["querystring"])
+    assert json.loads(base64.b64decode(sent["header"][0])) == {**headers, "host": EU_API}
+
+
+def test_a_url_safe_unpadded_header_is_rewritten_too() -> None:
+    """GIVEN header= in URL-safe base64 without padding (as some clients encode it) WHEN
+    routed THEN header.host names the region's API host."""
+    headers = {"host": "api.shop.example.com", "x-api-key": "da2-key10>?"}
+    encoded = base64.urlsafe_b64encode(json.dumps(headers).encode()).decode().rstrip("=")
+    request = origin_request.handler(_event("/graphql/realtime", f"header={encoded}"), None)
+    sent = parse_qs(request["querystring"])
+    assert json.loads(base64.b64decode(sent["header"][0])) == {**headers, "host": EU_API}
+
+
+@pytest.mark.parametrize(
+    "uri", ["/graphql/realtimex", "/graphql/realtime-admin", "/graphql/realtime/../../etc"]
+)
+def test_only_the_realtime_path_itself_goes_to_the_realtime_host(uri: str) -> None:
+    """GIVEN a path that only begins like /graphql/realtime WHEN routed THEN it keeps its
+    path and goes to the API host, which answers it as it answers any unknown path: it
+    is not turned into a real-time handshake on /graphql."""
+    request = origin_request.handler(_event(uri, "header=abc"), None)
+    assert request["uri"] == uri
+    assert request["origin"]["custom"]["domainName"] == EU_API
+    assert request["querystring"] == "header=abc"
+
+
+def test_a_header_of_deeply_nested_json_is_passed_on_for_appsync_to_refuse() -> None:
+    """GIVEN header= holding JSON nested deeper than Python's parser recurses WHEN routed
+    THEN the router does not fail (CloudFront would answer 503, an error the client
+    caused); the parameter goes on unchanged."""
+    encoded = base64.b64encode(b"[" * 5000 + b"]" * 5000).decode()
+    request = origin_request.handler(_event("/graphql/realtime", f"header={encoded}"), None)
+    assert parse_qs(request["querystring"])["header"] == [encoded]

@@ -63,8 +63,9 @@ def test_an_unacknowledged_finding_fails_the_synth(tmp_path: Path) -> None:
 
 
 def test_the_lambda_bundle_runs_on_the_lambda_runtime_alone(tmp_path: Path) -> None:
-    """GIVEN only the bundle and what the Lambda runtime ships WHEN both handlers are
-    imported THEN they load: no strawberry, no emulator, no package the runtime lacks."""
+    """GIVEN only the bundle and what the Lambda runtime ships WHEN every handler is
+    imported (resolvers, stream, canary, heartbeat) THEN they load: no strawberry, no
+    emulator, no package the runtime lacks."""
     staged = bundle.lambda_bundle(tmp_path / "bundle")
     runtime = tmp_path / "runtime"
     runtime.mkdir()
@@ -73,9 +74,16 @@ def test_the_lambda_bundle_runs_on_the_lambda_runtime_alone(tmp_path: Path) -> N
         assert spec is not None and spec.origin is not None
         (runtime / package).symlink_to(Path(spec.origin).parent)
     (runtime / "six.py").symlink_to(Path(str(util.find_spec("six").origin)))  # type: ignore[union-attr]
+    handlers = (
+        bundle.RESOLVER_HANDLER,
+        bundle.STREAM_HANDLER,
+        bundle.CANARY_HANDLER,
+        bundle.HEARTBEAT_HANDLER,
+    )
+    modules = ", ".join(sorted({handler.rsplit(".", 1)[0] for handler in handlers}))
     script = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
-        "import resolvers.handler, projections.stream;"
+        f"import {modules};"
         "print(sorted(m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
         "('strawberry', 'graphql', 'emulator', 'moto', 'schema')))"
     )

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk.assertions import Template
 
 from infra.edge import origin_request
+from infra.observability import CANARY_SUCCESS, METRICS_NAMESPACE
 from infra.routing import origin_name
 from tests.infra.conftest import Synthesized
 from tests.infra.test_templates import FUNCTION, resources, the_one
@@ -29,33 +32,53 @@ def _stack_regions(synthesized: Synthesized) -> dict[str, str]:
     }
 
 
-def test_every_region_health_check_follows_its_own_server_error_alarm(
+def _alarm(template: Template, properties: dict[str, Any]) -> str:
+    alarm, _ = the_one(template, "AWS::CloudWatch::Alarm", properties)
+    return alarm
+
+
+def test_every_region_health_check_needs_its_server_errors_and_its_read_canary_ok(
     synthesized: Synthesized,
 ) -> None:
-    """GIVEN a region whose API answers with server errors WHEN its alarm fires THEN its
-    health check, a CloudWatch-metric check on that alarm in that region, turns unhealthy."""
+    """GIVEN a region whose API answers with server errors, or whose read canary fails
+    (errors in an HTTP 200, or no answer) WHEN either alarm fires THEN the health check
+    guarding its latency record turns unhealthy: a calculated check that needs both of
+    its children, each a CloudWatch-metric check on one of those alarms in that region."""
     for region in synthesized.config.regions:
         template = synthesized.region(region)
         api, _ = the_one(template, "AWS::AppSync::GraphQLApi")
-        alarm, _ = the_one(
+        server_errors = _alarm(
             template,
-            "AWS::CloudWatch::Alarm",
             {
                 "Namespace": "AWS/AppSync",
                 "MetricName": "5XXError",
                 "Dimensions": [{"Name": "GraphQLAPIId", "Value": {"Fn::GetAtt": [api, "ApiId"]}}],
             },
         )
-        template.resource_count_is(HEALTH_CHECK, 1)
-        template.has_resource_properties(
-            HEALTH_CHECK,
-            {
-                "HealthCheckConfig": {
-                    "Type": "CLOUDWATCH_METRIC",
-                    "AlarmIdentifier": {"Name": {"Ref": alarm}, "Region": region},
-                }
-            },
+        canary = _alarm(template, {"Namespace": METRICS_NAMESPACE, "MetricName": CANARY_SUCCESS})
+        checks = resources(template, HEALTH_CHECK)
+        calculated, parent = the_one(
+            template, HEALTH_CHECK, {"HealthCheckConfig": {"Type": "CALCULATED"}}
         )
+        children = parent["Properties"]["HealthCheckConfig"]["ChildHealthChecks"]
+        followed = {
+            checks[child["Fn::GetAtt"][0]]["Properties"]["HealthCheckConfig"]["AlarmIdentifier"][
+                "Name"
+            ]["Ref"]
+            for child in children
+        }
+        _, record = the_one(template, RECORD_SET)
+
+        assert len(checks) == 3, region
+        assert followed == {server_errors, canary}, region
+        assert parent["Properties"]["HealthCheckConfig"]["HealthThreshold"] == len(children)
+        for child in children:
+            config = checks[child["Fn::GetAtt"][0]]["Properties"]["HealthCheckConfig"]
+            assert config["Type"] == "CLOUDWATCH_METRIC", region
+            assert config["AlarmIdentifier"]["Region"] == region
+        assert record["Properties"]["HealthCheckId"] == {
+            "Fn::GetAtt": [calculated, "HealthCheckId"]
+        }, region
 
 
 def test_every_region_has_a_guarded_latency_record_for_the_origin_name(
@@ -69,7 +92,7 @@ def test_every_region_has_a_guarded_latency_record_for_the_origin_name(
     for region in config.regions:
         template = synthesized.region(region)
         api, _ = the_one(template, "AWS::AppSync::GraphQLApi")
-        check, _ = the_one(template, HEALTH_CHECK)
+        check, _ = the_one(template, HEALTH_CHECK, {"HealthCheckConfig": {"Type": "CALCULATED"}})
         _, record = the_one(template, RECORD_SET)
         properties = record["Properties"]
 

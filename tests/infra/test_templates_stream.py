@@ -38,10 +38,12 @@ def _mapping(template: Template) -> dict[str, object]:
 
 def test_stream_consumer_gets_inserted_and_modified_event_items(synthesized: Synthesized) -> None:
     """GIVEN the write table's stream WHEN synthesized THEN each region's mapping passes
-    INSERTs and MODIFYs whose new image is an event item, and nothing else: aggregate states
-    and the control record never reach the handler, while an event item rewritten after a
-    forced failover (the same key written in two regions, the later write replicating as a
-    MODIFY) is still projected (the builders apply each version once)."""
+    INSERTs and MODIFYs whose new image is an event item or a region's heartbeat (which
+    the handler measures), and nothing else: aggregate states and the control record
+    never reach the handler, while an event item rewritten after a forced failover (the
+    same key written in two regions, the later write replicating as a MODIFY) is still
+    projected (the builders apply each version once), and a heartbeat, one item
+    rewritten at each beat, reaches it at every beat."""
     for region in synthesized.config.regions:
         pattern = Capture()
         synthesized.region(region).has_resource_properties(
@@ -50,7 +52,9 @@ def test_stream_consumer_gets_inserted_and_modified_event_items(synthesized: Syn
 
         assert json.loads(pattern.as_string()) == {
             "eventName": ["INSERT", "MODIFY"],
-            "dynamodb": {"NewImage": {keys.RECORD_KIND: {"S": [keys.EVENT_RECORD]}}},
+            "dynamodb": {
+                "NewImage": {keys.RECORD_KIND: {"S": [keys.EVENT_RECORD, keys.HEARTBEAT_RECORD]}}
+            },
         }, region
 
 

@@ -211,8 +211,9 @@ def test_each_way_of_sending_the_client_token_is_acknowledged(connection: dict[s
         ("%%% not base64 %%%", "BadRequestException"),
         (base64.b64encode(b"not json").decode(), "BadRequestException"),
         (encoded(["authorization", PUBLIC_TOKEN]), "BadRequestException"),
+        (base64.b64encode(b"[" * 2000 + b"]" * 2000).decode(), "BadRequestException"),
     ],
-    ids=["wrong-token", "not-base64", "not-json", "json-array"],
+    ids=["wrong-token", "not-base64", "not-json", "json-array", "json-nested-too-deep"],
 )
 def test_bad_connection_headers_get_a_connection_error_and_a_close(
     header: str, error_type: str
@@ -278,9 +279,20 @@ def test_a_subscription_hears_its_changes_until_stopped_or_the_client_leaves() -
         ([start("bad"), start("bad")], "DuplicatedOperationError", 1),
         ([start("bad", "subscription { onProductChanged { colour } }")], "ValidationError", 0),
         ([message("start", id="bad", payload={"data": "{not json"})], "MalformedMessage", 0),
+        (
+            [message("start", id="bad", payload={"data": "[" * 2000 + "]" * 2000})],
+            "MalformedMessage",
+            0,
+        ),
         ([start("bad", authorization={"authorization": WRONG_TOKEN})], "UnauthorizedException", 0),
     ],
-    ids=["reused-id", "invalid-query", "data-not-json", "wrong-token-in-extensions"],
+    ids=[
+        "reused-id",
+        "invalid-query",
+        "data-not-json",
+        "data-nested-too-deep",
+        "wrong-token-in-extensions",
+    ],
 )
 def test_a_bad_start_gets_an_error_under_its_id(
     starts: list[str], error_type: str, registered: int

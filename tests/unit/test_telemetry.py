@@ -141,7 +141,7 @@ def test_gateway_status_prints_each_regions_metrics_beside_todays_table() -> Non
 
     lines = out.getvalue().splitlines()
     assert lines[1] == "emulator only (gateway dev's own view):"
-    assert lines[2].split() == ["region", "replication", "projection", "subscribers"]
+    assert lines[2].split() == ["region", "replication", "projection", "subscribers", "health"]
     lag_line = next(line for line in lines if line.startswith("us-east-1") and "12/12/12" in line)
     assert lag_line.split()[-1] == "2"  # the DLQ depth
     (placed,) = [line for line in lines if "Mutation.placeOrder" in line]
