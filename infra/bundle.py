@@ -21,6 +21,7 @@ TRACING_DISTRIBUTIONS = ("aws-xray-sdk", "wrapt")
 RESOLVER_HANDLER = "resolvers.handler.lambda_handler"
 AUTHORIZER_HANDLER = "resolvers.authorizer.handler"
 STREAM_HANDLER = "projections.stream.handler"
+SIGN_UP_HANDLER = "resolvers.sign_up.handler"
 
 _staged: dict[Path, Path] = {}
 

@@ -75,7 +75,7 @@ def test_the_lambda_bundle_runs_on_the_lambda_runtime_alone(tmp_path: Path) -> N
     (runtime / "six.py").symlink_to(Path(str(util.find_spec("six").origin)))  # type: ignore[union-attr]
     script = (
         "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]];"
-        "import resolvers.handler, projections.stream;"
+        "import resolvers.handler, projections.stream, resolvers.authorizer, resolvers.sign_up;"
         "print(sorted(m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
         "('strawberry', 'graphql', 'emulator', 'moto', 'schema')))"
     )
