@@ -11,37 +11,67 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_appsync as appsync
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from infra import bundle
 from infra.config import DeploymentConfig
 from infra.nag import acknowledge
-from infra.observability import BASIC_EXECUTION_ROLE
+from infra.observability import BASIC_EXECUTION_ROLE, gateway_function
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema" / "schema.graphql"
 USER_GROUPS = ("customers", "staff")
+# The app client front ends sign in through (Amplify's userPoolClientId).
+STOREFRONT_CLIENT = "gateway-storefront"
+SIGN_UP_SERVICE = "gateway-sign-up"
+# ID and access tokens last an hour (Cognito's default); a refresh token 30 days.
+TOKEN_MINUTES = 60
+REFRESH_DAYS = 30
 # The construct id CDK gives its log-retention singleton in every stack.
 LOG_RETENTION_PROVIDER = "LogRetentionaae0aa3c5b4d4f87b02d85b201efdd8a"
 
 
 class UserDirectory(Construct):
-    """The one Cognito user pool behind every region's API.
+    """The one Cognito user pool behind every region's API, and how people get into it.
 
     It lives in the primary's stack; every API names it with its region, so a token
-    signed in one region is accepted in all of them.
+    signed in one region is accepted in all of them. Shoppers sign themselves up through
+    the storefront's app client and confirm their email with a code; the post-confirmation
+    trigger (``resolvers/sign_up.py``) then puts them in ``customers``. Staff are added
+    to ``staff`` by an administrator (docs/deploy.md).
     """
 
     def __init__(self, scope: Construct, construct_id: str, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
+        self.sign_up: lambda_.Function = gateway_function(
+            self,
+            "SignUp",
+            config,
+            handler=bundle.SIGN_UP_HANDLER,
+            service=SIGN_UP_SERVICE,
+            environment={},
+            # Cognito waits 5 s for a trigger, then fails the confirmation.
+            timeout=Duration.seconds(5),
+        )
         self.pool = cognito.UserPool(
             self,
             "Pool",
             user_pool_name=config.resource_name("gateway-users"),
-            self_sign_up_enabled=False,
+            # Shoppers sign themselves up; Cognito verifies the email with a code, then
+            # the trigger makes the confirmed user a customer. Staff are added by hand.
+            self_sign_up_enabled=True,
             sign_in_aliases=cognito.SignInAliases(email=True),
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            user_verification=cognito.UserVerificationConfig(
+                email_style=cognito.VerificationEmailStyle.CODE
+            ),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            lambda_triggers=cognito.UserPoolTriggers(post_confirmation=self.sign_up),
             password_policy=cognito.PasswordPolicy(
                 min_length=12,
                 require_digits=True,
@@ -65,6 +95,35 @@ class UserDirectory(Construct):
             cognito.CfnUserPoolGroup(
                 self, f"Group{group.title()}", user_pool_id=self.pool.user_pool_id, group_name=group
             )
+        # A policy of its own, not the role's default one: the function must exist before
+        # the pool that calls it, and the pool before a statement that names it.
+        iam.Policy(
+            self,
+            "SignUpGroups",
+            roles=[self.sign_up.role] if self.sign_up.role else [],
+            statements=[
+                iam.PolicyStatement(
+                    actions=["cognito-idp:AdminAddUserToGroup"],
+                    resources=[self.pool.user_pool_arn],
+                )
+            ],
+        )
+        self.client = self.pool.add_client(
+            "Storefront",
+            user_pool_client_name=config.resource_name(STOREFRONT_CLIENT),
+            # It runs in browsers and apps, which cannot keep a secret.
+            generate_secret=False,
+            # SRP for Amplify; passwords over TLS for the AWS CLI and scripts, which
+            # cannot do SRP; refresh is always on.
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=True),
+            prevent_user_existence_errors=True,
+            enable_token_revocation=True,
+            id_token_validity=Duration.minutes(TOKEN_MINUTES),
+            access_token_validity=Duration.minutes(TOKEN_MINUTES),
+            refresh_token_validity=Duration.days(REFRESH_DAYS),
+            # No hosted UI: without this, CDK adds OAuth flows to https://example.com.
+            disable_o_auth=True,
+        )
 
 
 class GraphqlApi(Construct):

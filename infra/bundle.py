@@ -23,6 +23,7 @@ AUTHORIZER_HANDLER = "resolvers.authorizer.handler"
 STREAM_HANDLER = "projections.stream.handler"
 CANARY_HANDLER = "resolvers.canary.handler"
 HEARTBEAT_HANDLER = "projections.heartbeat.handler"
+SIGN_UP_HANDLER = "resolvers.sign_up.handler"
 
 _staged: dict[Path, Path] = {}
 

@@ -48,7 +48,9 @@ class SharedResources(Construct):
     def __init__(self, scope: Construct, construct_id: str, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
         self.write_table = WriteTable(self, "WriteTable", config).table
-        self.users = UserDirectory(self, "Users", config).pool
+        directory = UserDirectory(self, "Users", config)
+        self.users = directory.pool
+        self.storefront = directory.client
         # Signs the nextToken of every connection; the same in every region, so a page
         # token from one region works in another.
         self.token_secret = secretsmanager.Secret(
@@ -207,6 +209,9 @@ class RegionStack(Stack):
                 outputs.CLIENT_TOKEN_SECRET: config.resource_name(CLIENT_TOKEN_SECRET),
             }
         )
+        if shared is not None:
+            # The app client lives with the pool, in the primary's stack only.
+            self._output_names({outputs.USER_POOL_CLIENT_ID: shared.storefront.user_pool_client_id})
 
     def _output_names(self, values: dict[str, str]) -> None:
         """What `gateway --stage` reads to find this region (:mod:`infra.outputs`)."""

@@ -102,6 +102,16 @@ class Settings(NamedTuple):
             "secretsmanager", region_name=self.region, endpoint_url=self.endpoint_url, config=config
         )
 
+    def cognito(self) -> Any:
+        """A Cognito user-pools client for this region, bounded like the reads: Cognito
+        gives a trigger 5 s in all."""
+        import boto3
+
+        config = _config(connect_timeout=1, read_timeout=2, attempts=2)
+        return boto3.client(
+            "cognito-idp", region_name=self.region, endpoint_url=self.endpoint_url, config=config
+        )
+
     def _client(
         self, region: str, *, connect_timeout: float, read_timeout: float, attempts: int
     ) -> Any:

@@ -79,6 +79,8 @@ def test_the_lambda_bundle_runs_on_the_lambda_runtime_alone(tmp_path: Path) -> N
         bundle.STREAM_HANDLER,
         bundle.CANARY_HANDLER,
         bundle.HEARTBEAT_HANDLER,
+        bundle.AUTHORIZER_HANDLER,
+        bundle.SIGN_UP_HANDLER,
     )
     modules = ", ".join(sorted({handler.rsplit(".", 1)[0] for handler in handlers}))
     script = (
