@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import uuid
 from collections.abc import Awaitable
 from importlib import resources
 from pathlib import Path
@@ -42,6 +43,8 @@ def graphiql_installed() -> bool:
 
 
 _UNAUTHORIZED = "You are not authorized to make this call."
+ERROR_TYPE_HEADER = "x-amzn-ErrorType"
+REQUEST_ID_HEADER = "x-amzn-RequestId"
 
 
 def build_app(
@@ -51,6 +54,12 @@ def build_app(
     ``mock`` (emulator.mock.admin) under /_emulator/mock."""
 
     async def graphql_post(request: Request) -> Response:
+        response = await graphql_answer(request)
+        # AppSync names every response; support cases and logs are found by it.
+        response.headers[REQUEST_ID_HEADER] = str(uuid.uuid4())
+        return response
+
+    async def graphql_answer(request: Request) -> Response:
         body = await _bounded_body(request, MAX_BODY_BYTES)
         if isinstance(body, Response):
             return body
@@ -74,7 +83,7 @@ def build_app(
             return _client_gone()
         for mutation, payload in outcome.published:
             await region.subscriptions.publish(mutation, payload)
-        return JSONResponse(outcome.response, outcome.status)
+        return _graphql_response(outcome.response, outcome.status)
 
     async def graphql_page(request: Request) -> Response:
         # GraphiQL when its assets are installed (make does it); else the plain page.
@@ -207,4 +216,15 @@ def _failure(status: int, error_type: str, message: str) -> JSONResponse:
         "errorType": error_type,
         "errorInfo": None,
     }
-    return JSONResponse({"data": None, "errors": [{**error, "message": message}]}, status)
+    return _graphql_response({"data": None, "errors": [{**error, "message": message}]}, status)
+
+
+def _graphql_response(body: dict[str, Any], status: int) -> JSONResponse:
+    """``body`` as JSON; a refusal also names its error type in ``x-amzn-ErrorType``,
+    as AppSync does, which is where Amplify JS reads the error's name from."""
+    response = JSONResponse(body, status)
+    errors = body.get("errors") or [{}]
+    error_type = errors[0].get("errorType")
+    if status >= 400 and isinstance(error_type, str):
+        response.headers[ERROR_TYPE_HEADER] = error_type
+    return response

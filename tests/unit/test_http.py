@@ -1,9 +1,12 @@
-"""A region's HTTP endpoint, driven as an ASGI app: what it reads before it refuses."""
+"""A region's HTTP endpoint, driven as an ASGI app: what it reads before it refuses, and
+the error metadata clients name a refusal by (Amplify JS reads x-amzn-ErrorType; without
+it a wrong token is reported as "Unknown error")."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -236,3 +239,102 @@ def test_a_client_that_leaves_stops_its_request(loop: asyncio.AbstractEventLoop)
 
     loop.run_until_complete(leave())
     assert cancelled.is_set()
+
+
+REQUEST = json.dumps({"query": "{ region { name } }"}).encode()
+REQUEST_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+class Whole(Upload):
+    """A client that sends ``REQUEST`` at once, then stays."""
+
+    def __init__(self) -> None:
+        super().__init__(len(REQUEST))
+
+    async def receive(self) -> dict[str, Any]:
+        self.chunks_read += 1
+        if self.chunks_read > 1:
+            await asyncio.Event().wait()
+        return {"type": "http.request", "body": REQUEST, "more_body": False}
+
+
+class Stranger(FakeRegion):
+    """A region that recognises no credential."""
+
+    async def authenticate(
+        self,
+        headers: dict[str, str],
+        request: tuple[str, str, bytes] | None = None,
+        operation: Operation | None = None,
+    ) -> Caller | None:
+        return None
+
+
+class Throttled(FakeRegion):
+    """A region whose rate limit refuses every request."""
+
+    async def execute(self, *args: Any) -> Outcome:
+        error = {"errorType": "LimitExceededException", "message": "Rate exceeded"}
+        return Outcome({"data": None, "errors": [error]}, status=429)
+
+
+def answer(
+    loop: asyncio.AbstractEventLoop,
+    region: FakeRegion,
+    upload: Upload,
+    headers: dict[str, str],
+) -> tuple[int, dict[str, str], dict[str, Any]]:
+    """``(status, lower-cased headers, JSON body)`` of one POST /graphql."""
+    sent = loop.run_until_complete(_asgi(region, upload, headers))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    names = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return start["status"], names, json.loads(body)
+
+
+SENT = {"content-length": str(len(REQUEST)), "authorization": "token"}
+
+
+@pytest.mark.parametrize(
+    ("region", "upload", "headers", "status", "error_type"),
+    [
+        (Stranger(), Whole(), SENT, 401, "UnauthorizedException"),
+        (
+            FakeRegion(),
+            Upload(10),
+            {"content-length": "many"},
+            400,
+            "MalformedHttpRequestException",
+        ),
+        (FakeRegion(), Upload(10**8), {"content-length": str(10**8)}, 413, "LimitExceeded"),
+        (Throttled(), Whole(), SENT, 429, "LimitExceededException"),
+    ],
+    ids=["wrong credential", "malformed", "too large", "throttled"],
+)
+def test_a_refusal_names_its_error_type_in_the_header_clients_read(
+    loop: asyncio.AbstractEventLoop,
+    region: FakeRegion,
+    upload: Upload,
+    headers: dict[str, str],
+    status: int,
+    error_type: str,
+) -> None:
+    """GIVEN a request the endpoint refuses WHEN it answers THEN the x-amzn-ErrorType
+    header carries the same error type as the body, and a request id comes with it."""
+    got_status, got_headers, body = answer(loop, region, upload, headers)
+
+    assert got_status == status
+    assert got_headers["x-amzn-errortype"] == error_type == body["errors"][0]["errorType"]
+    assert REQUEST_ID.match(got_headers["x-amzn-requestid"])
+
+
+def test_an_answer_carries_a_request_id_and_no_error_type(
+    loop: asyncio.AbstractEventLoop,
+) -> None:
+    """GIVEN a request that is answered WHEN it returns THEN HTTP 200 with a fresh
+    request id for each request, and no error type for a client to report."""
+    first = answer(loop, FakeRegion(), Whole(), SENT)
+    second = answer(loop, FakeRegion(), Whole(), SENT)
+
+    assert first[0] == 200 and "x-amzn-errortype" not in first[1]
+    assert first[1]["x-amzn-requestid"] != second[1]["x-amzn-requestid"]

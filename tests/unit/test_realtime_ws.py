@@ -19,7 +19,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDiscon
 from emulator.appsync.auth import Caller, LocalCredentials, authenticate
 from emulator.appsync.executor import load_schema, subscribed_mutations
 from emulator.appsync.lambda_auth import Operation
-from emulator.appsync.realtime_ws import AppSyncRealtimeSession
+from emulator.appsync.realtime_ws import CONNECTION_TIMEOUT_MS, AppSyncRealtimeSession
 from emulator.appsync.subscriptions import Subscriptions
 from emulator.region import RegionRuntime
 from tests.unit.fake_sockets import AsgiReceive
@@ -380,6 +380,21 @@ def test_an_idle_acknowledged_connection_gets_keep_alives() -> None:
 
     assert socket.sent[0] == ACK
     assert {"type": "ka"} in socket.sent[1:]
+
+
+# Amplify JS v6 flags a connection whose last ka is older than this (its
+# DEFAULT_KEEP_ALIVE_ALERT_TIMEOUT) and reports it as ConnectedPendingKeepAlive.
+AMPLIFY_KEEP_ALIVE_ALERT_S = 65.0
+
+
+def test_keep_alives_come_twice_within_amplifys_alert_and_well_within_the_timeout() -> None:
+    """GIVEN the real-time session's keep-alive interval WHEN a client waits for ka
+    THEN two arrive within Amplify's 65 s alert, so one late or lost ka on a busy machine
+    raises no alert; and ten within the connectionTimeoutMs the ack announces."""
+    interval = AppSyncRealtimeSession.keepalive_s
+
+    assert 2 * interval <= AMPLIFY_KEEP_ALIVE_ALERT_S
+    assert 10 * interval <= CONNECTION_TIMEOUT_MS / 1000
 
 
 def test_a_client_that_hangs_up_while_answered_ends_the_session_quietly() -> None:
